@@ -1,0 +1,211 @@
+"""The course's figure helpers: one style, a colour-blind-safe palette, alt text.
+
+Every helper takes ``ax=`` (draws into it, or makes a new figure), sets titles
+and axis labels that say what is plotted, uses a log scale for gradient norms,
+and attaches alt text to the figure with :func:`set_alt_text`. In a notebook
+the alt text travels with the PNG output (output metadata ``alt``) and the
+book's build puts it on the ``<img>`` tag.
+
+Palette: Okabe & Ito (2008), "Color Universal Design", safe for the common
+colour-vision deficiencies; lines also differ by marker and dash so no plot
+relies on colour alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from itertools import cycle
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+__all__ = [
+    "PALETTE", "MARKERS", "LINESTYLES", "use_course_style", "set_alt_text", "get_alt_text",
+    "style_cycle", "grad_norms_per_layer", "activation_histograms", "loss_curves", "layer_step_heatmap",
+]
+
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
+LINESTYLES = ["-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)), (0, (1, 1)), (0, (8, 2))]
+
+_ALT_ATTR = "_gvcourse_alt_text"
+
+
+def use_course_style() -> None:
+    """Apply the course's matplotlib style (palette, sizes, light grid, white background).
+
+    The white figure background keeps figures legible in the book's dark mode.
+    """
+    from cycler import cycler
+
+    plt.rcParams.update({
+        "figure.figsize": (6.4, 3.6),
+        "figure.dpi": 80,
+        "savefig.dpi": 100,
+        "figure.facecolor": "white",
+        "axes.facecolor": "white",
+        "savefig.facecolor": "white",
+        "axes.prop_cycle": cycler(color=PALETTE[:7]) + cycler(linestyle=LINESTYLES[:7]),
+        "axes.grid": True,
+        "grid.alpha": 0.3,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "font.size": 10,
+        "legend.frameon": False,
+        "image.cmap": "viridis",
+    })
+    _install_alt_text_formatter()
+
+
+def style_cycle():
+    """Yield (colour, marker, linestyle) triples for series that must differ without colour."""
+    return zip(cycle(PALETTE), cycle(MARKERS), cycle(LINESTYLES))
+
+
+def set_alt_text(fig: Figure, text: str) -> Figure:
+    """Attach alt text (what the figure shows, in a sentence) to ``fig``."""
+    if not isinstance(fig, Figure):
+        raise TypeError(f"set_alt_text expects a matplotlib Figure, got {type(fig).__name__}")
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("alt text must be a non-empty string describing what the figure shows")
+    setattr(fig, _ALT_ATTR, " ".join(text.split()))
+    return fig
+
+
+def get_alt_text(fig: Figure) -> str | None:
+    """The alt text attached with :func:`set_alt_text`, or None."""
+    return getattr(fig, _ALT_ATTR, None)
+
+
+def _install_alt_text_formatter() -> None:
+    """In IPython, make PNG outputs of figures carry their alt text as output metadata.
+
+    Wraps whatever PNG formatter the inline backend registered for Figure, so
+    ``display(fig)`` yields ``(png, {"alt": text})``. Outside IPython: no-op.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython always ships with jupyter
+        return
+    ip = get_ipython()
+    if ip is None:
+        return
+    png = ip.display_formatter.formatters["image/png"]
+    try:
+        base = png.lookup_by_type(Figure)
+    except KeyError:
+        return
+    if getattr(base, "_gvcourse_wrapped", False):
+        return
+
+    def with_alt(fig: Figure):
+        data = base(fig)
+        alt = get_alt_text(fig)
+        return (data, {"alt": alt}) if alt and data is not None else data
+
+    with_alt._gvcourse_wrapped = True  # type: ignore[attr-defined]
+    png.for_type(Figure, with_alt)
+
+
+def _new_axes(ax, figsize=None):
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+        return fig, ax
+    return ax.figure, ax
+
+
+def _short(name: str, width: int = 14) -> str:
+    return name if len(name) <= width else "…" + name[-(width - 1):]
+
+
+def grad_norms_per_layer(norms: Mapping[str, float] | Mapping[str, Mapping[str, float]], ax=None,
+                         title: str = "Gradient norm per layer", ylabel: str = "‖∂L/∂W‖ (L2, log scale)"):
+    """Gradient norm per layer, input layer on the left, on a log scale.
+
+    ``norms`` is one ``{layer: norm}`` mapping (as ``GradientFlow.grad_norms()``
+    returns) or ``{series label: {layer: norm}}`` for several runs on one axis.
+    """
+    if not isinstance(norms, Mapping) or not norms:
+        raise ValueError("norms must be a non-empty mapping {layer: norm} or {label: {layer: norm}}")
+    first = next(iter(norms.values()))
+    series = norms if isinstance(first, Mapping) else {"": norms}
+    fig, ax = _new_axes(ax)
+    for (label, values), (colour, marker, dash) in zip(series.items(), style_cycle()):
+        y = np.asarray(list(values.values()), dtype=float)
+        x = np.arange(1, len(y) + 1)
+        ax.semilogy(x, np.where(y > 0, y, np.nan), color=colour, marker=marker, linestyle=dash,
+                    label=label or None, markersize=4)
+    ax.set_xlabel("layer (1 = nearest the input)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if any(series.keys()) and len(series) > 0 and next(iter(series)) != "":
+        ax.legend()
+    lo = np.nanmin([v for s in series.values() for v in s.values() if v > 0] or [np.nan])
+    hi = np.nanmax([v for s in series.values() for v in s.values()] or [np.nan])
+    labels = ", ".join(str(k) for k in series if k) or "one network"
+    set_alt_text(fig, f"{title}: log-scale line plot of gradient norm against layer index for {labels}; "
+                      f"values range from {lo:.1e} to {hi:.1e}.")
+    return fig
+
+
+def activation_histograms(activations: Mapping[str, np.ndarray | Sequence[float]], ax=None, bins: int = 50,
+                          title: str = "Activation distribution per layer", xlabel: str = "activation value"):
+    """Overlaid histograms (outlines) of activation values, one per layer."""
+    if not isinstance(activations, Mapping) or not activations:
+        raise ValueError("activations must be a non-empty mapping {layer: values}")
+    fig, ax = _new_axes(ax)
+    for (name, values), (colour, _, dash) in zip(activations.items(), style_cycle()):
+        v = np.asarray(values, dtype=float).ravel()
+        ax.hist(v, bins=bins, histtype="step", density=True, color=colour, linestyle=dash, label=_short(name))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("density")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    set_alt_text(fig, f"{title}: overlaid histograms of activation values for {len(activations)} layers.")
+    return fig
+
+
+def loss_curves(histories: Mapping[str, Sequence[float]], ax=None, title: str = "Training loss",
+                ylabel: str = "loss", xlabel: str = "step", logy: bool = False):
+    """One line per run, ``{label: [loss at each step]}``."""
+    if not isinstance(histories, Mapping) or not histories:
+        raise ValueError("histories must be a non-empty mapping {label: sequence of losses}")
+    fig, ax = _new_axes(ax)
+    for (label, values), (colour, marker, dash) in zip(histories.items(), style_cycle()):
+        y = np.asarray(values, dtype=float)
+        ax.plot(np.arange(len(y)), y, color=colour, linestyle=dash, marker=marker,
+                markevery=max(1, len(y) // 8), markersize=4, label=label)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend()
+    finals = "; ".join(f"{k} ends at {np.asarray(v, dtype=float)[-1]:.3g}" for k, v in histories.items())
+    set_alt_text(fig, f"{title}: {ylabel} against {xlabel} for {len(histories)} runs; {finals}.")
+    return fig
+
+
+def layer_step_heatmap(matrix: np.ndarray, layer_names: Sequence[str], steps: Sequence[int] | None = None,
+                       ax=None, title: str = "Gradient norm per layer over training",
+                       colorbar_label: str = "log10 ‖∂L/∂W‖"):
+    """A layers × steps heat map of log10 values (e.g. gradient norms over training)."""
+    m = np.asarray(matrix, dtype=float)
+    if m.ndim != 2 or m.shape[0] != len(layer_names):
+        raise ValueError(f"matrix must be 2-D with one row per layer ({len(layer_names)}), got shape {m.shape}")
+    fig, ax = _new_axes(ax)
+    with np.errstate(divide="ignore"):
+        img = ax.imshow(np.log10(m), aspect="auto", origin="lower", interpolation="nearest")
+    ax.set_yticks(range(len(layer_names)), [_short(n) for n in layer_names], fontsize=7)
+    if steps is not None:
+        idx = np.linspace(0, len(steps) - 1, min(6, len(steps))).astype(int)
+        ax.set_xticks(idx, [str(steps[i]) for i in idx])
+    ax.set_xlabel("training step")
+    ax.set_ylabel("layer (input at the bottom)")
+    ax.set_title(title)
+    ax.grid(False)
+    fig.colorbar(img, ax=ax, label=colorbar_label)
+    set_alt_text(fig, f"{title}: heat map with {m.shape[0]} layers on the vertical axis and {m.shape[1]} "
+                      f"training steps on the horizontal axis, colour showing {colorbar_label}.")
+    return fig
