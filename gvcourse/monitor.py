@@ -201,11 +201,17 @@ class GradientFlow:
         return result
 
     def backprop_norms(self) -> OrderedDict[str, float]:
-        """``{layer: ‖∂L/∂s‖}``: the gradient arriving at each layer's output s (summed over calls), in forward order."""
+        """``{layer: ‖∂L/∂s‖}``: the gradient arriving at each layer's output s, in forward order.
+
+        A layer called several times in one pass (weight sharing, an RNN cell) sums the squares over calls.
+        """
         return OrderedDict((n, math.sqrt(self._backprop_sq.get(n, 0.0))) for n in self.layer_order())
 
     def backprop_variances(self) -> OrderedDict[str, float]:
-        """``{layer: mean of (∂L/∂s)²}`` over batch and units — Glorot & Bengio (2010)'s Var[∂L/∂s], in forward order."""
+        """``{layer: mean of (∂L/∂s)²}`` over batch and units, in forward order.
+
+        Glorot & Bengio (2010)'s Var[∂L/∂s] (§4.2.1, their "back-propagated gradients"), the gradient having mean ≈ 0.
+        """
         return OrderedDict((n, self._backprop_sq.get(n, 0.0) / max(1, self._output_count.get(n, 0)))
                            for n in self.layer_order())
 

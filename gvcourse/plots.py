@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from itertools import cycle
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
@@ -23,6 +24,7 @@ from matplotlib.figure import Figure
 __all__ = [
     "PALETTE", "MARKERS", "LINESTYLES", "use_course_style", "set_alt_text", "get_alt_text",
     "style_cycle", "grad_norms_per_layer", "activation_histograms", "loss_curves", "layer_step_heatmap",
+    "network_diagram",
 ]
 
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
@@ -91,6 +93,9 @@ def _install_alt_text_formatter() -> None:
     ip = get_ipython()
     if ip is None:
         return
+    backend = matplotlib.get_backend()
+    if "inline" in backend:  # matplotlib loads its backend lazily; the inline one registers its formatter then
+        plt.switch_backend(backend)
     png = ip.display_formatter.formatters["image/png"]
     try:
         base = png.lookup_by_type(Figure)
@@ -208,4 +213,66 @@ def layer_step_heatmap(matrix: np.ndarray, layer_names: Sequence[str], steps: Se
     fig.colorbar(img, ax=ax, label=colorbar_label)
     set_alt_text(fig, f"{title}: heat map with {m.shape[0]} layers on the vertical axis and {m.shape[1]} "
                       f"training steps on the horizontal axis, colour showing {colorbar_label}.")
+    return fig
+
+
+def network_diagram(layer_sizes: Sequence[int], grad_norms: Sequence[float] | None = None, ax=None,
+                    title: str = "A feed-forward network: forward and backward passes"):
+    """Draw neurons (circles) in layers with their connections, the forward and the backward pass.
+
+    ``layer_sizes`` lists the number of units shown per layer (input first). If ``grad_norms`` (one per
+    layer after the input) is given, each layer's units are shaded by log10 of its gradient norm, so
+    vanishing shows as fading colour towards the input.
+    """
+    sizes = [int(s) for s in layer_sizes]
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise ValueError(f"layer_sizes needs at least two positive sizes, got {list(layer_sizes)}")
+    if grad_norms is not None and len(grad_norms) != len(sizes) - 1:
+        raise ValueError(f"grad_norms needs one value per non-input layer ({len(sizes) - 1}), got {len(grad_norms)}")
+    fig, ax = _new_axes(ax, figsize=(7.5, 4.0))
+    top = max(sizes)
+    dx = 2.2  # horizontal spacing between layers
+    pos = [[(dx * i, (top - 1) / 2 - j - (top - s) / 2) for j in range(s)] for i, s in enumerate(sizes)]
+    for a, b in zip(pos, pos[1:]):
+        for xa, ya in a:
+            for xb, yb in b:
+                ax.plot([xa, xb], [ya, yb], color="0.8", lw=0.6, linestyle="-", zorder=1)
+    shade = None
+    if grad_norms is not None:
+        logs = np.log10(np.maximum(np.asarray(grad_norms, dtype=float), 1e-30))
+        span = max(logs.max() - logs.min(), 1e-9)
+        shade = [None] + [0.15 + 0.85 * (v - logs.min()) / span for v in logs]
+    for i, layer in enumerate(pos):
+        for x, y in layer:
+            if i == 0:
+                face = PALETTE[1]
+            elif shade is not None:
+                face = plt.cm.Blues(shade[i])
+            else:
+                face = PALETTE[0] if i < len(pos) - 1 else PALETTE[2]
+            ax.add_patch(plt.Circle((x, y), 0.22, facecolor=face, edgecolor="0.2", zorder=2))
+    names = ["input"] + [f"hidden {i}" for i in range(1, len(sizes) - 1)] + ["output"]
+    for i, name in enumerate(names):
+        ax.text(dx * i, -top / 2 - 0.25, name, ha="center", va="top", fontsize=8)
+    y_fwd, y_bwd = top / 2 + 0.2, -top / 2 - 0.95
+    right = dx * (len(sizes) - 1)
+    ax.annotate("", xy=(right, y_fwd), xytext=(0, y_fwd),
+                arrowprops=dict(arrowstyle="-|>", color=PALETTE[0], lw=2))
+    ax.text(right / 2, y_fwd + 0.12, "forward pass: activations h = φ(W h + b)", ha="center",
+            va="bottom", color=PALETTE[0], fontsize=9)
+    ax.annotate("", xy=(0, y_bwd), xytext=(right, y_bwd),
+                arrowprops=dict(arrowstyle="-|>", color=PALETTE[3], lw=2, linestyle="--"))
+    ax.text(right / 2, y_bwd - 0.12, "backward pass: gradients ∂L/∂h, ∂L/∂W (chain rule)",
+            ha="center", va="top", color=PALETTE[3], fontsize=9)
+    ax.set_xlim(-0.8, right + 0.8)
+    ax.set_ylim(y_bwd - 0.7, y_fwd + 0.6)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(title)
+    alt = (f"{title}: {len(sizes)} layers of circles (neurons) from input on the left to output on the right, "
+           "every neuron connected to the next layer; an arrow left to right marks the forward pass and a dashed "
+           "arrow right to left the backward pass of gradients")
+    if grad_norms is not None:
+        alt += "; neuron colour fades where gradient norms are small"
+    set_alt_text(fig, alt + ".")
     return fig

@@ -35,7 +35,8 @@ def execute(path: Path, timeout: int = 600) -> float:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
             cell.metadata.pop("execution", None)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}},
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}},
                             store_widget_state=True, record_timing=True)
     start = time.perf_counter()
     client.execute()

@@ -1,0 +1,120 @@
+"""Guards on the committed notebooks: what nbval alone cannot see (DESIGN §5)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+import pytest
+from bootstrap_cell import bootstrap_source
+from notebooks import ROOT, book_notebooks, read, resolve, toc_entries, toc_notebooks
+
+NOTEBOOKS = toc_notebooks()
+IDS = [str(p.relative_to(ROOT)) for p in NOTEBOOKS]
+UNSTABLE = [
+    (re.compile(r"\b0x[0-9a-fA-F]{6,}"), "a memory address"),
+    (re.compile(r"/tmp/ipykernel_\d+"), "a temp path"),
+    (re.compile(r"<[\w.]+ object at "), "an object repr"),
+    (re.compile(r"\[<matplotlib\.\w+"), "a matplotlib repr"),
+    (re.compile(r"\d+(\.\d+)?it/s|s/it\]"), "a progress-bar rate"),
+]
+
+
+def test_every_toc_entry_exists():
+    missing = [e for e in toc_entries() if resolve(e) is None]
+    assert not missing, f"_toc.yml names files that do not exist: {missing}"
+
+
+def test_every_notebook_is_in_the_toc():
+    listed = {p.resolve() for p in NOTEBOOKS}
+    orphans = [str(p.relative_to(ROOT)) for p in book_notebooks() if p.resolve() not in listed]
+    assert not orphans, f"notebooks missing from _toc.yml: {orphans}"
+
+
+def test_the_book_has_chapters():
+    assert len(NOTEBOOKS) >= 3
+
+
+def _code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_executed_in_order_without_errors(path):
+    cells = _code_cells(read(path))
+    counts = [c.execution_count for c in cells]
+    assert counts == list(range(1, len(cells) + 1)), (
+        f"{path.name}: execution counts {counts} — run scripts/execute_notebook.py {path.relative_to(ROOT)}")
+    for i, c in enumerate(cells):
+        if "raises-exception" in c.metadata.get("tags", []):
+            continue
+        errors = [o for o in c.outputs if o.output_type == "error"]
+        assert not errors, f"{path.name} cell {i}: {errors[0].ename}: {errors[0].evalue}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_first_cell_is_hidden_bootstrap_in_sync_with_config(path):
+    first = read(path).cells[0]
+    assert first.cell_type == "code"
+    assert "remove-cell" in first.metadata.get("tags", [])
+    assert first.source == bootstrap_source(), f"{path.name}: bootstrap cell differs from scripts/bootstrap_cell.py"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_one_h1_and_no_skipped_heading_levels(path):
+    nb = read(path)
+    levels = []
+    for c in nb.cells:
+        if c.cell_type != "markdown":
+            continue
+        in_fence = False
+        for line in c.source.splitlines():
+            if line.lstrip().startswith(("```", ":::")):
+                in_fence = not in_fence
+            m = re.match(r"^(#{1,6}) ", line)
+            if m and not in_fence:
+                levels.append(len(m.group(1)))
+    assert levels.count(1) == 1 and levels[0] == 1, f"{path.name}: needs exactly one H1, first"
+    for a, b in zip(levels, levels[1:]):
+        assert b <= a + 1, f"{path.name}: heading level jumps from H{a} to H{b}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_outputs_are_stable_and_figures_have_alt_text(path):
+    for i, c in enumerate(read(path).cells):
+        if c.cell_type != "code":
+            continue
+        for o in c.get("outputs", []):
+            text = o.get("text", "") + o.get("data", {}).get("text/plain", "")
+            for pattern, what in UNSTABLE:
+                assert not pattern.search(text), f"{path.name} cell {i} prints {what}"
+            if "image/png" in o.get("data", {}):
+                alt = o.get("metadata", {}).get("image/png", {}).get("alt", "")
+                assert len(alt) > 20, f"{path.name} cell {i}: a figure without alt text"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_widget_state_saved(path):
+    nb = read(path)
+    views = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
+             if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    if views:
+        state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+        assert state.get("state"), f"{path.name} shows widgets but saved no widget state"
+
+
+def _stamp(s):
+    return datetime.fromisoformat(s.replace("Z", "+00:00"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_recorded_runtime_within_budget(path):
+    """Timings recorded by scripts/execute_notebook.py: every cell ≤ 30 s, the notebook ≤ 90 s (DESIGN §7)."""
+    total = 0.0
+    for i, c in enumerate(_code_cells(read(path))):
+        ex = c.metadata.get("execution", {})
+        assert "iopub.execute_input" in ex, f"{path.name}: no timings — execute with scripts/execute_notebook.py"
+        seconds = (_stamp(ex["shell.execute_reply"]) - _stamp(ex["iopub.execute_input"])).total_seconds()
+        assert seconds <= 30, f"{path.name} cell {i} took {seconds:.0f} s"
+        total += seconds
+    assert total <= 90, f"{path.name} took {total:.0f} s"

@@ -1,0 +1,99 @@
+"""gvcourse.train.fit / evaluate: determinism, learning, clipping, monitoring, errors."""
+
+import pytest
+import torch
+
+from gvcourse import data, nets
+from gvcourse.monitor import GradientFlow
+from gvcourse.train import evaluate, fit
+
+
+def _run(**kw):
+    model = nets.mlp(2, 32, 8, 3, activation="relu", init="he_normal", seed=0)
+    task = data.teacher_task(n=512, d=8, classes=3, seed=0)
+    kw.setdefault("progress", False)
+    hist = fit(model, task, steps=kw.pop("steps", 60), lr=kw.pop("lr", 0.1), **kw)
+    return model, task, hist
+
+
+def test_fit_is_deterministic_and_learns():
+    m1, task, h1 = _run(momentum=0.9)
+    _, _, h2 = _run(momentum=0.9)
+    assert h1.loss == h2.loss
+    assert h1.loss[-1] < 0.6 * h1.loss[0]
+    assert evaluate(m1, task)["accuracy"] > 0.8
+
+
+def test_adam_and_clipping():
+    _, _, h = _run(optimizer="adam", lr=1e-2, clip=0.5)
+    assert len(h.grad_norm) == 60 and h.loss[-1] < h.loss[0]
+    model = nets.mlp(2, 32, 8, 3, seed=0)
+    task = data.teacher_task(n=256, d=8, classes=3)
+    before = [p.detach().clone() for p in model.parameters()]
+    h = fit(model, task, steps=1, lr=1.0, clip=1e-3, progress=False)
+    moved = torch.sqrt(sum(((p.detach() - b) ** 2).sum() for p, b in zip(model.parameters(), before)))
+    assert float(moved) == pytest.approx(1e-3, rel=1e-3)  # SGD step of lr * clipped gradient
+    assert h.grad_norm[0] > 1e-3  # history keeps the norm before clipping
+
+
+def test_fit_with_monitor_records_every_step():
+    model = nets.mlp(3, 16, 8, 3, seed=0)
+    task = data.teacher_task(n=256, d=8, classes=3)
+    flow = GradientFlow(model)
+    fit(model, task, steps=5, lr=0.05, monitor=flow, progress=False)
+    assert flow.steps == 5 and not flow.attached
+    assert len(flow.history["update_data"]["fc1"]) == 5
+
+
+def test_binary_and_regression_losses():
+    x, y = data.random_binary(n=200, seed=0)
+    model = nets.mlp(2, 16, 20, 1, seed=0)
+    h = fit(model, (x, y), steps=3, lr=0.1, progress=False)
+    assert h.accuracy  # bce path reports accuracy
+    reg = fit(nets.mlp(1, 8, 20, 1, seed=0), (x, y * 2.5), steps=3, lr=0.01, progress=False)
+    assert not reg.accuracy
+    assert "loss" in evaluate(model, (x, y * 2.5))
+
+
+def test_progress_bar_has_no_timings(capsys):
+    _run(steps=3, progress=True)
+    err = capsys.readouterr().err
+    assert "3/3" in err and "it/s" not in err and "<" not in err
+
+
+def test_evaluate_restores_mode():
+    model, task, _ = _run(steps=2)
+    model.train()
+    evaluate(model, task)
+    assert model.training
+
+
+@pytest.mark.parametrize(
+    "kw, error, words",
+    [
+        ({"steps": 0}, ValueError, "steps"),
+        ({"lr": -1.0}, ValueError, "lr"),
+        ({"optimizer": "rmsprop"}, ValueError, "sgd, adam"),
+        ({"loss": "hinge"}, ValueError, "cross_entropy"),
+        ({"clip": 0.0}, ValueError, "clip"),
+        ({"monitor": "flow"}, TypeError, "GradientFlow"),
+    ],
+)
+def test_bad_arguments(kw, error, words):
+    model = nets.mlp(1, 4, 8, 3)
+    args = {"steps": 2, "lr": 0.1}
+    args.update(kw)
+    with pytest.raises(error, match=words):
+        fit(model, data.teacher_task(n=32, d=8, classes=3), progress=False, **args)
+
+
+def test_bad_data_and_model():
+    with pytest.raises(TypeError, match="pair of tensors"):
+        fit(nets.mlp(1, 4, 8, 3), [1, 2, 3], steps=1, lr=0.1)
+    with pytest.raises(ValueError, match="same number of rows"):
+        fit(nets.mlp(1, 4, 8, 3), (torch.zeros(4, 8), torch.zeros(5)), steps=1, lr=0.1)
+    with pytest.raises(TypeError, match="nn.Module"):
+        fit(lambda x: x, data.teacher_task(n=8), steps=1, lr=0.1)
+    other = GradientFlow(nets.mlp(1, 4, 8, 3))
+    with pytest.raises(ValueError, match="different model"):
+        fit(nets.mlp(1, 4, 8, 3), data.teacher_task(n=8, d=8, classes=3), steps=1, lr=0.1, monitor=other)
