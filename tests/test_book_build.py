@@ -47,3 +47,17 @@ def test_exercises_and_citations_render(site):
             len(re.findall(r'exercise', html)) >= 4, f"{nb.name}: fewer than two exercises"
         assert "solution" in html and "dropdown" in html
         assert 'class="reference internal"' in html
+
+
+def test_launch_links_point_at_the_real_notebooks(site):
+    from bootstrap_cell import repository_url
+
+    repo = repository_url().removeprefix("https://github.com/")
+    for nb in toc_notebooks():
+        rel = nb.relative_to(ROOT)
+        html = (site / rel.with_suffix(".html")).read_text()
+        binder = f"https://mybinder.org/v2/gh/{repo}/main?urlpath=lab/tree/{rel.as_posix()}"
+        colab = f"https://colab.research.google.com/github/{repo}/blob/main/{rel.as_posix()}"
+        assert binder in html, f"{rel}: no Binder link {binder}"
+        assert colab in html, f"{rel}: no Colab link {colab}"
+        assert (ROOT / rel).is_file()
