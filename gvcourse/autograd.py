@@ -80,14 +80,15 @@ class Value:
         if isinstance(exponent, Value):
             raise TypeError("Value ** Value is not supported; the exponent must be a number, e.g. x ** 2")
         k = _check_number(exponent, "exponent")
-        if self.data == 0.0 and k < 1.0:
+        if self.data == 0.0 and k < 1.0 and k != 0.0:
             raise ValueError(f"0 ** {k:g} has no finite derivative; use an exponent >= 1 at 0")
         if self.data < 0.0 and not k.is_integer():
             raise ValueError(f"{self.data:g} ** {k:g} is not real; a negative base needs an integer exponent")
         out = Value(self.data**k, (self,), f"**{k:g}")
 
         def _backward() -> None:  # d(x^k)/dx = k x^(k-1)
-            self.grad += k * self.data ** (k - 1) * out.grad
+            if k != 0.0:  # x ** 0 is constant
+                self.grad += k * self.data ** (k - 1) * out.grad
 
         out._backward = _backward
         return out
@@ -142,8 +143,8 @@ class Value:
         return self._unary(s, s * (1.0 - s), "sigmoid")
 
     def exp(self) -> Value:
-        """e^x; derivative e^x."""
-        e = math.exp(self.data)
+        """e^x; derivative e^x. Overflows to inf (as in PyTorch) for x > 709."""
+        e = math.exp(self.data) if self.data < 709.78 else math.inf
         return self._unary(e, e, "exp")
 
     def log(self) -> Value:

@@ -1,8 +1,10 @@
-import os
 import sys
 from pathlib import Path
 
+import matplotlib
 import pytest
+
+matplotlib.use("Agg")  # for this process only: the notebooks' kernels keep their inline backend
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -15,6 +17,3 @@ def _seeded():
     gvcourse.seed_all(0)
     yield
 
-
-def pytest_configure(config):
-    os.environ.setdefault("MPLBACKEND", "Agg")

@@ -1,0 +1,161 @@
+"""The website: it builds with -W -n --keep-going as the README says, and works in a real browser offline.
+
+Build checks: every chapter page exists, images have alt text, pages stay light, exercises, citations and
+launch links render. Browser checks (Playwright for Python driving Debian's Chromium — never
+`playwright install`): every page loads with every request leaving 127.0.0.1 blocked and none attempted, no
+page errors, math typeset by the locally served MathJax, search works, and axe-core finds no serious or
+critical accessibility violation. All in one module so one xdist worker builds the site once.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from notebooks import ROOT, toc_entries, toc_notebooks
+from sitebuild import build_site, chromium_or_skip, npm_or_skip, serve
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    npm_or_skip()
+    return build_site(tmp_path_factory.mktemp("site"))
+
+def test_every_chapter_page_is_built(site):
+    for nb in toc_notebooks():
+        page = site / nb.relative_to(ROOT).with_suffix(".html")
+        assert page.is_file(), f"missing page {page.name}"
+
+
+def test_images_have_alt_text_and_pages_are_light(site):
+    for nb in toc_notebooks():
+        page = site / nb.relative_to(ROOT).with_suffix(".html")
+        html = page.read_text()
+        for img in re.findall(r"<img [^>]*>", html):
+            if "logo" in img:
+                continue
+            alt = re.search(r'alt="([^"]*)"', img)
+            assert alt and len(alt.group(1)) > 20, f"{page.name}: image without alt text: {img[:120]}"
+        assert page.stat().st_size < 5_000_000
+
+
+def test_exercises_and_citations_render(site):
+    for nb in toc_notebooks():
+        html = (site / nb.relative_to(ROOT).with_suffix(".html")).read_text()
+        if nb.stem == "intro":
+            continue
+        assert html.count('class="admonition exercise') + html.count("exercise admonition") >= 2 or \
+            len(re.findall(r'exercise', html)) >= 4, f"{nb.name}: fewer than two exercises"
+        assert "solution" in html and "dropdown" in html
+        assert 'class="reference internal"' in html
+
+
+def test_launch_links_point_at_the_real_notebooks(site):
+    from bootstrap_cell import repository_url
+
+    repo = repository_url().removeprefix("https://github.com/")
+    for nb in toc_notebooks():
+        rel = nb.relative_to(ROOT)
+        html = (site / rel.with_suffix(".html")).read_text()
+        binder = f"https://mybinder.org/v2/gh/{repo}/main?urlpath=lab/tree/{rel.as_posix()}"
+        colab = f"https://colab.research.google.com/github/{repo}/blob/main/{rel.as_posix()}"
+        assert binder in html, f"{rel}: no Binder link {binder}"
+        assert colab in html, f"{rel}: no Colab link {colab}"
+        assert (ROOT / rel).is_file()
+
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture(scope="module")
+def server(site):
+    srv, url = serve(site)
+    yield url
+    srv.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=executable, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def pages():
+    return [e for e in toc_entries()]
+
+
+def open_offline(browser, url):
+    """A page whose every request leaving 127.0.0.1 is blocked and recorded, with page errors recorded."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    outside, errors = [], []
+
+    def route(r):
+        host = urlparse(r.request.url).hostname
+        if r.request.url.startswith(("data:", "blob:")) or host == "127.0.0.1":
+            r.continue_()
+        else:
+            outside.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url, wait_until="networkidle")
+    return context, page, outside, errors
+
+
+@pytest.mark.parametrize("entry", pages())
+def test_page_offline_without_errors(browser, server, entry):
+    context, page, outside, errors = open_offline(browser, f"{server}/{entry}.html")
+    try:
+        assert not outside, f"{entry} requests outside the site: {outside[:5]}"
+        assert not errors, f"{entry} page errors: {errors[:3]}"
+        if page.locator("div.math, span.math").count():
+            page.wait_for_selector("mjx-container", timeout=15000)
+        missing = page.eval_on_selector_all("main img", "imgs => imgs.filter(i => !(i.alt||'').trim()).length")
+        assert missing == 0, f"{entry}: {missing} images without alt text"
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("entry", pages())
+def test_accessibility_axe(browser, server, entry):
+    context, page, _, _ = open_offline(browser, f"{server}/{entry}.html")
+    try:
+        page.add_script_tag(path=str(AXE))
+        result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+        bad = [f"{v['id']} ({v['impact']}): {v['help']} — e.g. {v['nodes'][0]['target']}"
+               for v in result["violations"] if v["impact"] in ("serious", "critical")]
+        assert not bad, f"{entry}: " + "; ".join(bad)
+    finally:
+        context.close()
+
+
+def test_search_works_offline(browser, server):
+    context, page, outside, errors = open_offline(browser, f"{server}/search.html?q=gradient")
+    try:
+        page.wait_for_selector("#search-results li, ul.search li", timeout=15000)
+        assert page.locator("ul.search li").count() >= 1
+        assert not outside and not errors
+    finally:
+        context.close()
+
+
+def test_screenshots_for_humans(browser, server, tmp_path_factory):
+    """Not an assertion on looks: leaves a screenshot of every page for people to look at."""
+    out = Path(tmp_path_factory.getbasetemp()) / "screenshots"
+    out.mkdir(exist_ok=True)
+    for entry in pages():
+        context, page, _, _ = open_offline(browser, f"{server}/{entry}.html")
+        page.screenshot(path=str(out / (entry.replace("/", "_") + ".png")), full_page=False)
+        context.close()
+    assert len(list(out.glob("*.png"))) == len(pages())
