@@ -276,3 +276,69 @@ def network_diagram(layer_sizes: Sequence[int], grad_norms: Sequence[float] | No
         alt += "; neuron colour fades where gradient norms are small"
     set_alt_text(fig, alt + ".")
     return fig
+
+
+def phase_diagram(activation: str = "tanh", sigma_w: Sequence[float] = (0.5, 3.0),
+                  sigma_b: Sequence[float] = (0.0, 1.0), resolution: int = 41,
+                  points: Mapping[str, tuple[float, float]] | None = None, ax=None,
+                  title: str = "Order and chaos in deep random networks"):
+    """The (σ_w, σ_b) phase diagram of mean-field theory: log10 χ₁ in colour and the critical line χ₁ = 1.
+
+    χ₁ (:func:`gvcourse.theory.chi1`) is the factor by which each layer multiplies the mean squared
+    back-propagated gradient of a deep random network with W_ij ~ N(0, σ_w²/n), b_i ~ N(0, σ_b²): left of the
+    critical line (ordered phase, χ₁ < 1) gradients vanish with depth, right of it (chaotic phase, χ₁ > 1) they
+    explode (Poole et al. 2016; Schoenholz et al. 2017). ``sigma_w`` and ``sigma_b`` are
+    (low, high) ranges; ``points`` marks initializations, ``{label: (σ_w, σ_b)}``. Perceptually uniform
+    colour map (viridis) with a labelled colour bar; the critical line is drawn from
+    :func:`gvcourse.theory.critical_sigma_w`.
+    """
+    from . import theory
+    from ._checks import one_of, positive_int, real
+
+    act = one_of("activation", activation, theory.MEAN_FIELD_ACTIVATIONS)
+    n = positive_int("resolution", resolution, minimum=3)
+    ranges = []
+    for name, rng in (("sigma_w", sigma_w), ("sigma_b", sigma_b)):
+        if not (isinstance(rng, Sequence) and len(rng) == 2):
+            raise TypeError(f"{name} must be a (low, high) pair, got {rng!r}")
+        lo, hi = real(f"{name} low", rng[0], nonnegative=True), real(f"{name} high", rng[1], nonnegative=True)
+        if not lo < hi:
+            raise ValueError(f"{name} must be a (low, high) pair with low < high, got {tuple(rng)}")
+        ranges.append((lo, hi))
+    (w_lo, w_hi), (b_lo, b_hi) = ranges
+    if w_lo <= 0:
+        raise ValueError(f"sigma_w low must be > 0, got {w_lo:g}")
+    ws, bs = np.linspace(w_lo, w_hi, n), np.linspace(b_lo, b_hi, n)
+    chi = np.array([[theory.chi1(act, w, b) for w in ws] for b in bs])
+    fig, ax = _new_axes(ax)
+    mesh = ax.pcolormesh(ws, bs, np.log10(chi), cmap="viridis", shading="nearest")
+    fig.colorbar(mesh, ax=ax, label="log10 χ₁ (per-layer gradient factor)")
+    line_b = np.linspace(b_lo, b_hi, 21)
+    line_w = np.array([theory.critical_sigma_w(act, b) for b in line_b])
+    ax.plot(line_w, line_b, color="white", linewidth=3.5, linestyle="-")
+    ax.plot(line_w, line_b, color="black", linewidth=1.5, linestyle="--", label="critical line χ₁ = 1")
+    if points:
+        for (label, (w, b)), (colour, marker, _) in zip(points.items(), style_cycle()):
+            ax.plot([w], [b], marker=marker, markersize=9, markerfacecolor=colour, markeredgecolor="black",
+                    linestyle="none", label=label)
+    ax.text(0.03, 0.95, "ordered\nχ₁ < 1: gradients vanish", transform=ax.transAxes, va="top", ha="left",
+            fontsize=9, color="white")
+    ax.text(0.97, 0.05, "chaotic\nχ₁ > 1: gradients explode", transform=ax.transAxes, va="bottom", ha="right",
+            fontsize=9, color="black")
+    ax.set_xlim(w_lo, w_hi)
+    ax.set_ylim(b_lo, b_hi)
+    ax.set_xlabel("σ_w (weight scale)")
+    ax.set_ylabel("σ_b (bias scale)")
+    ax.set_title(title)
+    ax.grid(False)
+    ax.legend(loc="upper right", fontsize=8, frameon=True)
+    marked = f"; marked points: {', '.join(points)}" if points else ""
+    set_alt_text(fig, f"{title}: colour map of log10 χ₁ for {act} over σ_w from {w_lo:g} to {w_hi:g} (horizontal) "
+                      f"and σ_b from {b_lo:g} to {b_hi:g} (vertical), values from {np.log10(chi).min():.2f} to "
+                      f"{np.log10(chi).max():.2f}; a dashed critical line where χ₁ = 1 runs from σ_w = "
+                      f"{line_w[0]:.2f} at σ_b = {b_lo:g} to σ_w = {line_w[-1]:.2f} at σ_b = {b_hi:g}, separating "
+                      f"the ordered phase (left) from the chaotic phase (right){marked}.")
+    return fig
+
+
+__all__ += ["phase_diagram"]

@@ -13,6 +13,7 @@ __all__ = [
     "DERIVATIVE_MAX", "derivative_max", "sigmoid_grad_bound", "chain_product_bound",
     "VarianceFactor", "variance_factor", "MEAN_FIELD_ACTIVATIONS", "q_map", "q_star", "chi1", "critical_sigma_w",
     "gradient_depth_scale",
+    "chain_derivative", "backward_gain", "backward_gain_profile",
 ]
 
 #: sup_x |φ'(x)| for the classic activations: σ'(0) = 1/4, tanh'(0) = 1, ReLU' = 1 for x > 0.
@@ -189,3 +190,214 @@ def gradient_depth_scale(activation: str, sigma_w: float, sigma_b: float) -> flo
     """
     c = chi1(activation, sigma_w, sigma_b)
     return math.inf if abs(c - 1.0) < 1e-12 else -1.0 / math.log(c)
+
+
+# --- The chain rule through many layers (Bengio et al. 1994; Pascanu et al. 2013; Poole et al. 2016) -------------
+
+def _scalar_phi_dphi(act: str, s: float) -> tuple[float, float]:
+    """φ(s) and φ'(s) in double precision for the activations of :data:`DERIVATIVE_MAX` (ReLU'(0) = 0, as in torch)."""
+    if act == "sigmoid":
+        e = math.exp(-abs(s))  # stable for large |s|
+        y = 1.0 / (1.0 + e) if s >= 0 else e / (1.0 + e)
+        return y, y * (1.0 - y)
+    if act == "tanh":
+        y = math.tanh(s)
+        return y, 1.0 - y * y
+    if act == "relu":
+        return (s, 1.0) if s > 0 else (0.0, 0.0)
+    return s, 1.0
+
+
+def chain_derivative(activation: str, weight: float, depth: int, h0: float = 0.5) -> float:
+    """dh_L/dh_0 = Π_{l=1}^{L} w φ'(s_l) for the scalar chain h_l = φ(s_l), s_l = w h_{l−1}, started at h_0.
+
+    The chain rule for a composition of L one-unit layers: each link contributes its local derivative
+    ∂h_l/∂h_{l−1} = w φ'(s_l), and the derivative of the whole chain is their product — the scalar case of
+    Pascanu, Mikolov & Bengio (2013), eq. (5), ∂x_t/∂x_k = Π ∂x_i/∂x_{i−1}, and of Bengio, Simard & Frasconi
+    (1994)'s analysis. Computed by running the chain forward in double precision; ``depth = 0`` gives 1
+    (the empty product). Its absolute value never exceeds :func:`chain_product_bound` (γ|w|)^L.
+    """
+    act = one_of("activation", activation, DERIVATIVE_MAX)
+    w = real("weight", weight)
+    n = positive_int("depth", depth, minimum=0)
+    h = real("h0", h0)
+    product = 1.0
+    for _ in range(n):
+        h, slope = _scalar_phi_dphi(act, w * h)
+        product *= w * slope
+    return product
+
+
+def backward_gain(activation: str, sigma_w: float, q: float) -> float:
+    """σ_w² ∫Dz φ'(√q z)²: the factor by which one layer multiplies the mean squared back-propagated gradient.
+
+    For a wide layer s = W h + b with W_ij ~ N(0, σ_w²/n_in) and pre-activations s_i ~ N(0, q), the vector
+    u = Wᵀ diag(φ'(s)) v that backpropagation passes down satisfies E‖u‖² = σ_w² E[φ'(s)²] ‖v‖². This is
+    χ₁ of Poole et al. (2016), eq. (7), and Schoenholz et al. (2017), §5, evaluated at the layer's own q instead
+    of the fixed point q*. Linear: σ_w² (for any q); ReLU: σ_w²/2 for q > 0 (half the units pass the gradient)
+    and 0 for q = 0 (ReLU'(0) = 0); tanh: by Gauss–Hermite quadrature, → σ_w² as q → 0.
+    """
+    act = one_of("activation", activation, MEAN_FIELD_ACTIVATIONS)
+    sw = real("sigma_w", sigma_w, positive=True)
+    q = real("q", q, nonnegative=True)
+    if act == "linear":
+        return sw**2
+    if act == "relu":
+        return sw**2 / 2 if q > 0 else 0.0
+    return sw**2 * _gauss(lambda z: _dphi(act, np.sqrt(q) * z) ** 2)
+
+
+def backward_gain_profile(activation: str, sigma_w: float, sigma_b: float, depth: int,
+                          q_in: float = 1.0) -> np.ndarray:
+    """The per-layer gains χ_1 … χ_L of :func:`backward_gain` along the forward pass of a deep random network.
+
+    Layer l has pre-activation variance q_l, from q_1 = σ_w² q_in + σ_b² (q_in: the mean squared entry of
+    the input) and the length map q_{l+1} = σ_w² ∫Dz φ(√q_l z)² + σ_b² (Poole et al. 2016, eq. 3); its gain is
+    χ_l = σ_w² ∫Dz φ'(√q_l z)². The cumulative product Π_{l≤L} χ_l predicts the mean squared singular value
+    ‖∂h_L/∂x‖_F² / n_L of the input–output Jacobian J_L ⋯ J_1, J_l = diag(φ'(s_l)) W_l, of a wide network with
+    W_ij ~ N(0, σ_w²/n) and b_i ~ N(0, σ_b²) (Pennington, Schoenholz & Ganguli 2017, §2; Schoenholz et al.
+    2017, §5) — the depth profile, including the transient before q_l reaches its fixed point q*, where
+    χ_l → :func:`chi1`. Returns a float array of length ``depth``.
+    """
+    act, sw, sb = _mf_args(activation, sigma_w, sigma_b)
+    n = positive_int("depth", depth)
+    q = sw**2 * real("q_in", q_in, nonnegative=True) + sb**2
+    if act != "tanh":  # the gain does not depend on q (ReLU: only on q > 0, which the length map preserves)
+        return np.full(n, backward_gain(act, sw, q))
+    gains = np.empty(n)
+    for layer in range(n):
+        gains[layer] = backward_gain(act, sw, q)
+        q = q_map(act, q, sw, sb)
+    return gains
+
+
+# --- Saturation of bounded activations (Glorot & Bengio 2010, §3) -------------------------------------------------
+
+#: A unit counts as saturated where φ'(s) < SATURATION_LEVEL · sup φ' — the same rule as gvcourse.monitor.
+SATURATION_LEVEL = 0.05
+SATURATING_ACTIVATIONS = ("sigmoid", "tanh")
+
+
+def _level(level: float) -> float:
+    c = real("level", level)
+    if not 0.0 < c < 1.0:
+        raise ValueError(f"level must be strictly between 0 and 1, got {c:g}")
+    return c
+
+
+def saturation_threshold(activation: str, level: float = SATURATION_LEVEL) -> float:
+    """The |s| beyond which φ'(s) < level · sup φ', for φ = sigmoid or tanh.
+
+    tanh'(s) = 1 − tanh²(s) < c  ⇔  |s| > artanh(√(1 − c));
+    σ'(s) = σ(s)(1 − σ(s)) < c/4  ⇔  |s| > 2 artanh(√(1 − c)), because σ(s) = (1 + tanh(s/2))/2 gives
+    σ'(s) = tanh'(s/2)/4. With the default level 0.05 (the rule ``gvcourse.monitor.GradientFlow`` uses for its
+    saturated fraction) the thresholds are |s| ≈ 2.18 for tanh and ≈ 4.36 for the sigmoid. Saturation in this
+    sense is what Glorot & Bengio (2010, §3) watch in their Figures 2–4.
+    """
+    act = one_of("activation", activation, SATURATING_ACTIVATIONS)
+    t = math.atanh(math.sqrt(1.0 - _level(level)))
+    return 2.0 * t if act == "sigmoid" else t
+
+
+def saturated_fraction(activation: str, q: float, mean: float = 0.0, level: float = SATURATION_LEVEL) -> float:
+    """P(φ'(s) < level · sup φ') for a Gaussian pre-activation s ~ N(mean, q), φ = sigmoid or tanh.
+
+    With t = :func:`saturation_threshold`, this is P(|s| > t) = ½ erfc((t − μ)/√(2q)) + ½ erfc((t + μ)/√(2q)).
+    In a wide random network with W_ij ~ N(0, σ_w²/n) the pre-activations of layer l are approximately
+    N(0, q_l), with q_l from the length map :func:`q_map` (Poole et al. 2016, eq. 3), so this predicts the
+    saturated fraction that ``GradientFlow.activation_stats()`` measures layer by layer. ``q = 0`` (a constant
+    pre-activation equal to ``mean``) gives 1.0 if |mean| > t, else 0.0.
+    """
+    t = saturation_threshold(activation, level)
+    q = real("q", q, nonnegative=True)
+    mu = real("mean", mean)
+    if q == 0.0:
+        return 1.0 if abs(mu) > t else 0.0
+    r = math.sqrt(2.0 * q)
+    return 0.5 * math.erfc((t - mu) / r) + 0.5 * math.erfc((t + mu) / r)
+
+
+__all__ += ["SATURATION_LEVEL", "SATURATING_ACTIVATIONS", "saturation_threshold", "saturated_fraction"]
+
+
+# --- Jacobian spectra and dynamical isometry (Saxe et al. 2013; Pennington, Schoenholz & Ganguli 2017) ----------
+
+#: s₁, the first coefficient of the S-transform of W Wᵀ (for W with unit mean squared singular value):
+#: −1 for Gaussian weights (Marchenko–Pastur), 0 for orthogonal weights (all singular values equal).
+JACOBIAN_WEIGHTS = {"gaussian": -1.0, "orthogonal": 0.0}
+
+
+@dataclass(frozen=True)
+class JacobianMoments:
+    """Mean and variance of the squared singular values λ of a deep network's input–output Jacobian."""
+
+    mean: float
+    variance: float
+
+
+def _derivative_moments(act: str, q: float) -> tuple[float, float]:
+    """μ₁ = ∫Dz φ'(√q z)² and μ₂ = ∫Dz φ'(√q z)⁴ (ReLU: both 1/2; linear: both 1)."""
+    if act == "relu":
+        return 0.5, 0.5
+    if act == "linear":
+        return 1.0, 1.0
+    d2 = _dphi(act, np.sqrt(q) * _GH_NODES) ** 2
+    return float(np.sum(_GH_WEIGHTS * d2)), float(np.sum(_GH_WEIGHTS * d2**2))
+
+
+def jacobian_spectrum_moments(activation: str, sigma_w: float, sigma_b: float, depth: int,
+                              weights: str = "gaussian") -> JacobianMoments:
+    """Mean and variance of λ = σ², the squared singular values of J = ∂h_L/∂h_0, for a wide random network.
+
+    J = D_L W_L ⋯ D_1 W_1 with D_l = diag(φ'(s_l)), pre-activations at the fixed point q* of the length map,
+    W_l Gaussian with variance σ_w²/n or σ_w times a random orthogonal matrix. In the wide limit the layers are
+    asymptotically free (Pennington, Schoenholz & Ganguli 2017, who compute the whole spectrum with free
+    probability); for free factors the means multiply and the *normalized* variances (variance / mean²) add,
+    which gives the two moments they use to compare initializations:
+
+        mean = χ₁^L,    variance = mean² · L · (μ₂/μ₁² − 1 − s₁),
+
+    with μ_k = ∫Dz φ'(√q* z)^{2k}, χ₁ = σ_w² μ₁ (:func:`chi1`), s₁ = −1 for Gaussian and 0 for orthogonal weights
+    (:data:`JACOBIAN_WEIGHTS`). Deep linear networks with orthogonal weights have variance 0 — every singular value
+    is 1, Saxe, McClelland & Ganguli (2013)'s dynamical isometry. ReLU has μ₂/μ₁² = 2, so at criticality the
+    variance is 2L (Gaussian) or L (orthogonal): it grows with depth whatever the weights. tanh on the critical
+    line with small q* has μ₂/μ₁² ≈ 1: variance ≈ L for Gaussian, ≈ 0 for orthogonal weights.
+    """
+    act, sw, sb = _mf_args(activation, sigma_w, sigma_b)
+    n = positive_int("depth", depth)
+    s1 = JACOBIAN_WEIGHTS[one_of("weights", weights, JACOBIAN_WEIGHTS)]
+    q = q_star(act, sw, sb) if act == "tanh" else 1.0  # ReLU and linear: the moments do not depend on q
+    mu1, mu2 = _derivative_moments(act, q)
+    mean = (sw**2 * mu1) ** n
+    return JacobianMoments(mean=mean, variance=mean**2 * n * (mu2 / mu1**2 - 1.0 - s1))
+
+
+def jacobian_singular_values(model, x) -> np.ndarray:
+    """Singular values (largest first, float64 NumPy array) of the input–output Jacobian ∂model(x)/∂x at one input.
+
+    ``model`` is any ``torch.nn.Module`` mapping a batch of vectors to a batch of vectors (put models with
+    BatchNorm or dropout in eval mode first); ``x`` is one input, a tensor of shape (n,) or (1, n). The Jacobian
+    is computed in ``x``'s dtype with ``torch.autograd.functional.jacobian`` (use float64 to compare with theory).
+    Saxe, McClelland & Ganguli (2013) and Pennington, Schoenholz & Ganguli (2017) study this spectrum at
+    initialization: gradients reach the input undistorted when all singular values are near 1.
+    """
+    import torch  # torch is optional for gvcourse.theory; only this function needs it
+
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"jacobian_singular_values expects a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor holding one input, got {type(x).__name__}")
+    if not (x.dim() == 1 or (x.dim() == 2 and x.shape[0] == 1)) or x.numel() == 0:
+        raise ValueError(f"x must be one input of shape (n,) or (1, n), got shape {tuple(x.shape)}")
+    if not x.dtype.is_floating_point:
+        raise TypeError(f"x must be a floating-point tensor, got {x.dtype}")
+    flat = x.detach().reshape(-1)
+
+    def f(v: torch.Tensor) -> torch.Tensor:
+        return model(v.unsqueeze(0)).reshape(-1)
+
+    jac = torch.autograd.functional.jacobian(f, flat, vectorize=True)
+    return torch.linalg.svdvals(jac.detach()).double().numpy()
+
+
+__all__ += ["JACOBIAN_WEIGHTS", "JacobianMoments", "jacobian_spectrum_moments", "jacobian_singular_values"]
