@@ -138,6 +138,7 @@ def static_explorer(draw: Callable[..., Figure], controls: Mapping[str, Sequence
             links.append(w.jslink((slider, "index"), (stack, "selected_index")))
     heading = [w.HTML(f"<strong>{html.escape(title)}</strong>")] if title else []
     explorer = StaticExplorer(children=[*heading, w.HBox(sliders, layout=w.Layout(flex_flow="row wrap")), root])
+    explorer.add_class("gv-static-explorer")  # the browser tests find explorers by this class
     explorer.links = links  # the client-side links (kept so they are not garbage-collected with no owner)
     n_frames = 1
     for values in controls.values():
@@ -158,18 +159,22 @@ def live_explorer(draw: Callable[..., Figure], controls: Mapping[str, Sequence],
     sliders = {name: _control(name, values) for name, values in controls.items()}
     output = w.Output()
 
-    def redraw(**indices):
-        values = {name: controls[name][i] for name, i in indices.items()}
-        output.clear_output(wait=True)
-        with output:
-            fig = draw(**values)
-            if not isinstance(fig, Figure):
-                raise TypeError(f"draw(**{values}) returned {type(fig).__name__}, not a matplotlib Figure")
-            plt.show()
+    def redraw(change=None) -> None:
+        values = {name: controls[name][slider.index] for name, slider in sliders.items()}
+        fig = draw(**values)
+        if not isinstance(fig, Figure):
+            raise TypeError(f"draw(**{values}) returned {type(fig).__name__}, not a matplotlib Figure")
+        # Written into the Output widget directly (not captured from the cell), then closed, so the
+        # inline backend does not also show it under the cell: same outputs in Jupyter, nbclient and nbval.
+        output.outputs = ()
+        output.append_display_data(fig)
+        plt.close(fig)
 
-    interactive = w.interactive_output(redraw, sliders)
+    for slider in sliders.values():
+        slider.observe(redraw, names="index")
+    redraw()
     heading = [w.HTML(f"<strong>{html.escape(title)}</strong>")] if title else []
-    explorer = LiveExplorer(children=[*heading, w.HBox(list(sliders.values())), output, interactive])
+    explorer = LiveExplorer(children=[*heading, w.HBox(list(sliders.values())), output])
     axes = " × ".join(f"{k} ({len(v)})" for k, v in controls.items())
     explorer.summary = f"LiveExplorer({title or 'explorer'}: {axes}; runs in a live kernel)"
     return explorer

@@ -32,7 +32,7 @@ def test_every_chapter_page_is_built(site):
 def test_images_have_alt_text_and_pages_are_light(site):
     for nb in toc_notebooks():
         page = site / nb.relative_to(ROOT).with_suffix(".html")
-        html = page.read_text()
+        html = re.sub(r"<script[^>]*>.*?</script>", "", page.read_text(), flags=re.S)  # not widget-state JSON
         for img in re.findall(r"<img [^>]*>", html):
             if "logo" in img:
                 continue
@@ -136,6 +136,52 @@ def test_accessibility_axe(browser, server, entry):
         bad = [f"{v['id']} ({v['impact']}): {v['help']} — e.g. {v['nodes'][0]['target']}"
                for v in result["violations"] if v["impact"] in ("serious", "critical")]
         assert not bad, f"{entry}: " + "; ".join(bad)
+    finally:
+        context.close()
+
+
+VISIBLE_FRAME = """el => { const img = [...el.querySelectorAll('.widget-html img')].find(i => i.offsetParent !== null);
+                           return img ? img.alt : null; }"""
+
+
+@pytest.mark.parametrize("entry", pages())
+def test_static_explorers_respond_to_the_keyboard_offline(browser, server, entry):
+    """Every control of every static explorer changes the frame shown, with no kernel and no network."""
+    context, page, outside, errors = open_offline(browser, f"{server}/{entry}.html")
+    try:
+        explorers = page.locator(".gv-static-explorer")
+        if explorers.count() == 0:
+            pytest.skip(f"{entry} has no static explorer")
+        page.wait_for_selector(".gv-static-explorer .widget-html img")
+        for i in range(explorers.count()):
+            explorer = explorers.nth(i)
+            before = explorer.evaluate(VISIBLE_FRAME)
+            assert before, f"{entry}: explorer {i} shows no frame"
+            handles = explorer.locator(".noUi-handle")
+            for j in range(handles.count()):
+                handle = handles.nth(j)
+                handle.focus()
+                at_end = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
+                page.keyboard.press("ArrowLeft" if at_end else "ArrowRight")
+                page.wait_for_timeout(200)
+                after = explorer.evaluate(VISIBLE_FRAME)
+                assert after and after != before, f"{entry}: explorer {i} slider {j} did not change the frame"
+                before = after
+            selects = explorer.locator("select")
+            for j in range(selects.count()):
+                select = selects.nth(j)
+                select.focus()
+                page.keyboard.press("ArrowDown")
+                page.wait_for_timeout(200)
+                after = explorer.evaluate(VISIBLE_FRAME)
+                if after == before:  # already on the last option: go up instead
+                    page.keyboard.press("ArrowUp")
+                    page.keyboard.press("ArrowUp")
+                    page.wait_for_timeout(200)
+                    after = explorer.evaluate(VISIBLE_FRAME)
+                assert after and after != before, f"{entry}: explorer {i} dropdown {j} did not change the frame"
+                before = after
+        assert not outside and not errors, (outside, errors)
     finally:
         context.close()
 
