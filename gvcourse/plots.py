@@ -310,7 +310,7 @@ def phase_diagram(activation: str = "tanh", sigma_w: Sequence[float] = (0.5, 3.0
         raise ValueError(f"sigma_w low must be > 0, got {w_lo:g}")
     ws, bs = np.linspace(w_lo, w_hi, n), np.linspace(b_lo, b_hi, n)
     chi = np.array([[theory.chi1(act, w, b) for w in ws] for b in bs])
-    fig, ax = _new_axes(ax)
+    fig, ax = _new_axes(ax, figsize=(6.4, 5.0))
     mesh = ax.pcolormesh(ws, bs, np.log10(chi), cmap="viridis", shading="nearest")
     fig.colorbar(mesh, ax=ax, label="log10 χ₁ (per-layer gradient factor)")
     line_b = np.linspace(b_lo, b_hi, 21)
@@ -320,7 +320,7 @@ def phase_diagram(activation: str = "tanh", sigma_w: Sequence[float] = (0.5, 3.0
     if points:
         for (label, (w, b)), (colour, marker, _) in zip(points.items(), style_cycle()):
             ax.plot([w], [b], marker=marker, markersize=9, markerfacecolor=colour, markeredgecolor="black",
-                    linestyle="none", label=label)
+                    linestyle="none", label=label, clip_on=False, zorder=5)
     ax.text(0.03, 0.95, "ordered\nχ₁ < 1: gradients vanish", transform=ax.transAxes, va="top", ha="left",
             fontsize=9, color="white")
     ax.text(0.97, 0.05, "chaotic\nχ₁ > 1: gradients explode", transform=ax.transAxes, va="bottom", ha="right",
@@ -331,7 +331,7 @@ def phase_diagram(activation: str = "tanh", sigma_w: Sequence[float] = (0.5, 3.0
     ax.set_ylabel("σ_b (bias scale)")
     ax.set_title(title)
     ax.grid(False)
-    ax.legend(loc="upper right", fontsize=8, frameon=True)
+    ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.16), ncol=2, fontsize=8, frameon=False)
     marked = f"; marked points: {', '.join(points)}" if points else ""
     set_alt_text(fig, f"{title}: colour map of log10 χ₁ for {act} over σ_w from {w_lo:g} to {w_hi:g} (horizontal) "
                       f"and σ_b from {b_lo:g} to {b_hi:g} (vertical), values from {np.log10(chi).min():.2f} to "

@@ -334,6 +334,11 @@ class JacobianMoments:
     mean: float
     variance: float
 
+    @property
+    def relative_variance(self) -> float:
+        """Var[λ]/E[λ]²: the spread of the spectrum whatever its overall scale (0 for an exact isometry)."""
+        return self.variance / self.mean**2 if self.mean > 0 else math.nan
+
 
 def _derivative_moments(act: str, q: float) -> tuple[float, float]:
     """μ₁ = ∫Dz φ'(√q z)² and μ₂ = ∫Dz φ'(√q z)⁴ (ReLU: both 1/2; linear: both 1)."""
@@ -358,10 +363,12 @@ def jacobian_spectrum_moments(activation: str, sigma_w: float, sigma_b: float, d
         mean = χ₁^L,    variance = mean² · L · (μ₂/μ₁² − 1 − s₁),
 
     with μ_k = ∫Dz φ'(√q* z)^{2k}, χ₁ = σ_w² μ₁ (:func:`chi1`), s₁ = −1 for Gaussian and 0 for orthogonal weights
-    (:data:`JACOBIAN_WEIGHTS`). Deep linear networks with orthogonal weights have variance 0 — every singular value
-    is 1, Saxe, McClelland & Ganguli (2013)'s dynamical isometry. ReLU has μ₂/μ₁² = 2, so at criticality the
-    variance is 2L (Gaussian) or L (orthogonal): it grows with depth whatever the weights. tanh on the critical
-    line with small q* has μ₂/μ₁² ≈ 1: variance ≈ L for Gaussian, ≈ 0 for orthogonal weights.
+    (:data:`JACOBIAN_WEIGHTS`); ``relative_variance`` = L · (μ₂/μ₁² − 1 − s₁) does not depend on χ₁, and is
+    the statistic to compare with one finite network, whose overall scale fluctuates from input to input.
+    Deep linear networks with orthogonal weights have variance 0 — every singular value is 1, the dynamical
+    isometry of Saxe, McClelland & Ganguli (2013). ReLU has μ₂/μ₁² = 2, so at criticality the variance is 2L
+    (Gaussian) or L (orthogonal): it grows with depth whatever the weights. tanh on the critical line with small
+    q* has μ₂/μ₁² ≈ 1: variance ≈ L for Gaussian, ≈ 0 for orthogonal weights.
     """
     act, sw, sb = _mf_args(activation, sigma_w, sigma_b)
     n = positive_int("depth", depth)
