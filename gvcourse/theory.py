@@ -320,6 +320,51 @@ def saturated_fraction(activation: str, q: float, mean: float = 0.0, level: floa
 __all__ += ["SATURATION_LEVEL", "SATURATING_ACTIVATIONS", "saturation_threshold", "saturated_fraction"]
 
 
+# --- Normalization layers (Ioffe & Szegedy 2015; Ba, Kiros & Hinton 2016; Yang et al. 2019) ----------------------
+
+NORM_GAIN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
+
+
+def _norm_gain_moments(act: str) -> tuple[float, float, float]:
+    """(E[φ′(z)²], E[φ(z)], E[φ(z)²]) for z ~ N(0, 1); ReLU in closed form, the others by quadrature."""
+    if act == "relu":
+        return 0.5, 1.0 / math.sqrt(2.0 * math.pi), 0.5
+    if act == "linear":
+        return 1.0, 0.0, 1.0
+    if act == "tanh":
+        phi, dphi = np.tanh, (lambda t: 1.0 / np.cosh(t) ** 2)
+    else:
+        phi = lambda t: 1.0 / (1.0 + np.exp(-t))  # noqa: E731
+        dphi = lambda t: phi(t) * (1.0 - phi(t))  # noqa: E731
+    return _gauss(lambda t: dphi(t) ** 2), _gauss(phi), _gauss(lambda t: phi(t) ** 2)
+
+
+def normalized_backward_gain(activation: str, norm: str) -> float:
+    """Per-layer factor of the back-propagated gradient's *variance* in a deep, wide Linear → norm → φ network.
+
+    Mean-field estimate, valid for wide layers, large batches and γ = 1, β = 0 (a network at initialization).
+    The normalization divides each pre-activation by its standard deviation, and back-propagation divides the
+    gradient by the same number, which cancels the weight scale. What remains depends only on φ, with z ~ N(0, 1):
+
+    - ``norm="batch"`` (Ioffe & Szegedy 2015): χ = E[φ′(z)²] / Var[φ(z)]. The batch statistics remove each
+      unit's mean over the batch, so only the *variance* of the previous layer's outputs sets the scale.
+      For ReLU this is π/(π − 1) ≈ 1.47: gradients *grow* towards the input, the gradient explosion at
+      initialization of Yang et al. (2019, §3).
+    - ``norm="layer"`` (Ba, Kiros & Hinton 2016): χ = E[φ′(z)²] / E[φ(z)²]. Each example is normalized over its
+      units; a nonzero mean of φ (the sigmoid's 1/2) enters the denominator and shrinks χ.
+    - ``norm="none"`` is not covered: it depends on the weight scale (see :func:`variance_factor`, :func:`chi1`).
+
+    The gradient *norm* changes by √χ per layer. ``activation`` is one of ``NORM_GAIN_ACTIVATIONS``.
+    """
+    act = one_of("activation", activation, NORM_GAIN_ACTIVATIONS)
+    one_of("norm", norm, ("batch", "layer"))
+    slope_sq, mean, second = _norm_gain_moments(act)
+    return slope_sq / (second - mean**2 if norm == "batch" else second)
+
+
+__all__ += ["NORM_GAIN_ACTIVATIONS", "normalized_backward_gain"]
+
+
 # --- Jacobian spectra and dynamical isometry (Saxe et al. 2013; Pennington, Schoenholz & Ganguli 2017) ----------
 
 #: s₁, the first coefficient of the S-transform of W Wᵀ (for W with unit mean squared singular value):
