@@ -60,3 +60,61 @@ def digits(flatten: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     x = torch.tensor(bunch.data / 16.0, dtype=torch.float32)
     y = torch.tensor(bunch.target, dtype=torch.int64)
     return (x, y) if flatten else (x.reshape(-1, 1, 8, 8), y)
+
+
+# --- Sequences and 2-D mixtures for the RNN and GAN chapters ---------------------------------------------------
+
+def adding_problem(n: int = 1000, T: int = 50, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """The adding problem of Hochreiter & Schmidhuber (1997, experiment 4), in the form of Le, Jaitly & Hinton (2015).
+
+    Each of the ``n`` sequences has ``T`` steps with two input channels: a value drawn from U[0, 1] and a marker
+    that is 1 at exactly two steps — one in the first half (t < T/2) and one in the second half (t ≥ T/2) — and 0
+    elsewhere. The target is the sum of the two marked values, so a model must carry the first marked value for
+    at least T/2 steps. The target has mean 1 and variance 2 · (1/12) = 1/6: always predicting 1 scores an MSE of
+    about 1/6 ≈ 0.167, the baseline a model must beat. Returns x float32 (n, T, 2) and y float32 (n, 1).
+    """
+    n = positive_int("n", n)
+    T = positive_int("T", T, minimum=2)
+    rng = _rng(seed)
+    values = rng.random((n, T))
+    first = rng.integers(0, T // 2, size=n)
+    second = rng.integers(T // 2, T, size=n)
+    markers = np.zeros((n, T))
+    rows = np.arange(n)
+    markers[rows, first] = 1.0
+    markers[rows, second] = 1.0
+    x = np.stack([values, markers], axis=-1)
+    y = (values * markers).sum(axis=1, keepdims=True)
+    return torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)
+
+
+def mixture_centers(modes: int = 8, radius: float = 2.0) -> torch.Tensor:
+    """The ``modes`` centres of :func:`gaussian_mixture_2d`, equally spaced on a circle of ``radius``: (modes, 2)."""
+    from ._checks import real
+
+    modes = positive_int("modes", modes)
+    radius = real("radius", radius, positive=True)
+    angles = 2 * np.pi * np.arange(modes) / modes
+    return torch.tensor(np.stack([radius * np.cos(angles), radius * np.sin(angles)], axis=1), dtype=torch.float32)
+
+
+def gaussian_mixture_2d(n: int = 1000, modes: int = 8, radius: float = 2.0, std: float = 0.02,
+                        seed: int = 0) -> torch.Tensor:
+    """Points from a mixture of ``modes`` equal-weight 2-D Gaussians with standard deviation ``std``.
+
+    The centres are :func:`mixture_centers` (a ring of ``radius``) — the toy distribution on which GANs are
+    checked for mode collapse (Metz et al. 2017, §3.1: 8 modes, radius 2, std 0.02). Each point picks a mode
+    uniformly at random. Returns x float32 (n, 2).
+    """
+    from ._checks import real
+
+    n = positive_int("n", n)
+    centres = mixture_centers(modes, radius).numpy().astype(np.float64)
+    std = real("std", std, positive=True)
+    rng = _rng(seed)
+    which = rng.integers(0, centres.shape[0], size=n)
+    x = centres[which] + std * rng.standard_normal((n, 2))
+    return torch.tensor(x, dtype=torch.float32)
+
+
+__all__ += ["adding_problem", "mixture_centers", "gaussian_mixture_2d"]

@@ -372,3 +372,11 @@ def init_(model: nn.Module, scheme: str, *, seed: int | None = None, gain: float
     if not found:
         raise ValueError(f"init_ found no weight matrix in {type(model).__name__} to initialize")
     return model
+
+
+# --- Sequence models and the small GAN (RNN and GAN chapters) ---------------------------------------------------
+# Defined in gvcourse.sequence and gvcourse.gan (which do not import this module) and re-exported here.
+from .gan import discriminator, generator  # noqa: E402
+from .sequence import ElmanRNN, SequenceRegressor, rnn_model  # noqa: E402
+
+__all__ += ["rnn_model", "SequenceRegressor", "ElmanRNN", "generator", "discriminator"]
