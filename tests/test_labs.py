@@ -1,0 +1,294 @@
+"""gvcourse.labs: every checker accepts the reference answer and rejects wrong ones with feedback;
+the student versions of the labs contain no solution and still run."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import nbformat
+import numpy as np
+import pytest
+import torch
+from nbclient import NotebookClient
+from notebooks import ROOT
+
+from gvcourse import GradientFlow, Value, labs, nets
+
+# -- reference answers, computed independently of the checkers -------------------------------------------------
+
+
+def _hand_gradient():
+    leaves = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in labs.LAB1_POINT.items()}
+    x, w, b = leaves.values()
+    loss = torch.tanh(x * w + b) * x
+    return {k: g.item() for k, g in zip(leaves, torch.autograd.grad(loss, list(leaves.values())))}
+
+
+def _softplus(v):
+    out = Value(max(v.data, 0.0) + math.log1p(math.exp(-abs(v.data))), (v,), "softplus")
+
+    def _backward():
+        v.grad += out.grad / (1.0 + math.exp(-v.data))
+
+    out._backward = _backward
+    return out
+
+
+def _broken_op():
+    """The operation of SuspectValue whose gradient differs from torch's in f(x) = op(x)·x + x."""
+    ops = {"tanh": torch.tanh, "sigmoid": torch.sigmoid, "exp": torch.exp, "relu": torch.relu, "log": torch.log}
+    for name, fn in ops.items():
+        x = labs.SuspectValue(0.8)
+        (getattr(x, name)() * x + x).backward()
+        t = torch.tensor(0.8, dtype=torch.float64, requires_grad=True)
+        (g,) = torch.autograd.grad(fn(t) * t + t, t)
+        if abs(x.grad - g.item()) > 1e-9:
+            return name
+    raise AssertionError("no broken unary operation found")
+
+
+def _lab2_ratio():
+    model = labs.lab2_broken_model()
+    (x, y), _ = labs.lab2_task()
+    with labs.single_thread(), GradientFlow(model) as flow:
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+    norms = list(flow.grad_norms().values())
+    return norms[0] / norms[-1]
+
+
+def _rnn_bound():
+    w = labs.lab3_rnn().weight_hh_l0.detach().double()
+    sigma = torch.linalg.svdvals(w).max().item()
+    return [sigma ** t for t in range(1, labs.LAB3_T + 1)]
+
+
+def _generator_grads():
+    a = np.array(labs.LAB3_LOGITS)
+    s = 1 / (1 + np.exp(-a))
+    return {"minimax": list(-s), "non_saturating": list(-(1 - s))}
+
+
+REFERENCE = {
+    "lab1-hand-gradient": _hand_gradient,
+    "lab1-softplus": lambda: _softplus,
+    "lab1-find-bug": _broken_op,
+    "lab2-gradient-ratio": _lab2_ratio,
+    "lab2-shrink-factor": lambda: math.sqrt(32 * (1 / (3 * 32)) * (1 / 16)),
+    "lab2-rescue": lambda: nets.mlp(20, 32, 16, 4, activation="relu", init="he_normal", norm="batch",
+                                    residual=True, seed=0),
+    "lab3-rnn-bound": _rnn_bound,
+    "lab3-generator-grad": _generator_grads,
+}
+
+
+def _wrong_value(ex):
+    ref = REFERENCE[ex]()
+    if ex == "lab1-hand-gradient":
+        return {**ref, "x": ref["x"] * 0.5}
+    if ex == "lab1-softplus":
+        return lambda v: (v.exp() + 2).log()  # log(2 + e^v): wrong values
+    if ex == "lab1-find-bug":
+        return "exp"
+    if ex == "lab2-rescue":
+        return labs.lab2_broken_model()  # deep, right shape, does not train
+    if ex == "lab3-generator-grad":
+        return {"minimax": [1.0] * len(labs.LAB3_LOGITS), "non_saturating": ref["non_saturating"]}
+    if isinstance(ref, list):
+        return [v * 1.5 for v in ref]
+    return ref * 1.5
+
+
+WRONG_TYPE = {
+    "lab1-hand-gradient": "a string", "lab1-softplus": 3.0, "lab1-find-bug": 7, "lab2-gradient-ratio": "1e-17",
+    "lab2-shrink-factor": [0.144, 0.2], "lab2-rescue": "a model", "lab3-rnn-bound": 0.5,
+    "lab3-generator-grad": [1.0, 2.0],
+}
+WRONG_SHAPE = {
+    "lab1-hand-gradient": [1.0, 2.0], "lab1-softplus": lambda v: v.data, "lab1-find-bug": "softmax",
+    "lab2-gradient-ratio": torch.ones(3), "lab2-shrink-factor": np.ones((2, 2)),
+    "lab2-rescue": nets.mlp(20, 32, 16, 3, seed=0),
+    "lab3-rnn-bound": list(range(1, 11)), "lab3-generator-grad": {"minimax": [0.0], "non_saturating": [0.0]},
+}
+
+
+def test_at_least_six_exercises_across_all_labs():
+    ids = labs.exercise_ids()
+    assert len(ids) >= 6 and set(REFERENCE) == set(ids)
+    for lab in ("lab1", "lab2", "lab3"):
+        assert sum(i.startswith(lab) for i in ids) >= 2
+
+
+@pytest.mark.parametrize("exercise", list(REFERENCE))
+def test_reference_answer_passes(exercise):
+    result = labs.check(exercise, REFERENCE[exercise]())
+    assert result, repr(result)
+    assert result.passed and "correct" in repr(result) and result.feedback
+
+
+@pytest.mark.parametrize("kind", ["value", "type", "shape"])
+@pytest.mark.parametrize("exercise", list(REFERENCE))
+def test_wrong_answers_get_feedback(exercise, kind):
+    answer = {"value": lambda: _wrong_value(exercise), "type": lambda: WRONG_TYPE[exercise],
+              "shape": lambda: WRONG_SHAPE[exercise]}[kind]()
+    result = labs.check(exercise, answer)
+    assert not result and not result.passed
+    text = repr(result)
+    assert "not yet" in text and "Hint:" in text and result.feedback
+    assert "Traceback" not in text and "not yet" in result._repr_html_()
+
+
+@pytest.mark.parametrize("exercise", list(REFERENCE))
+@pytest.mark.parametrize("placeholder", [..., None])
+def test_placeholder_is_not_an_answer(exercise, placeholder):
+    result = labs.check(exercise, placeholder)
+    assert not result and "No answer yet" in result.feedback
+
+
+def test_placeholders_inside_containers():
+    assert "No answer yet" in labs.check("lab1-hand-gradient", {"x": ..., "w": ..., "b": ...}).feedback
+    assert "No answer yet" in labs.check("lab3-generator-grad", {"minimax": ..., "non_saturating": ...}).feedback
+
+
+def test_targeted_hints_name_the_misconception():
+    ref = _hand_gradient()
+    one_path = dict(ref, x=-1.5 * 0.5 * (1 - math.tanh(-0.5) ** 2))  # only the path through tanh
+    assert "two paths" in labs.check("lab1-hand-gradient", one_path).hint
+
+    def overwriting_softplus(v):
+        out = _softplus(v)
+
+        def _backward():
+            v.grad = out.grad / (1.0 + math.exp(-v.data))  # = instead of +=
+
+        out._backward = _backward
+        return out
+
+    assert "accumulate" in labs.check("lab1-softplus", overwriting_softplus).hint
+    assert "inverse" in labs.check("lab2-gradient-ratio", 1 / _lab2_ratio()).feedback
+    assert "square root" in labs.check("lab2-shrink-factor", 1 / 48).feedback
+    w = labs.lab3_rnn().weight_hh_l0.detach().double()
+    rho = torch.linalg.eigvals(w).abs().max().item()
+    assert "spectral radius" in labs.check("lab3-rnn-bound", [rho ** t for t in range(1, 31)]).feedback
+    flipped = {k: [-v for v in vals] for k, vals in _generator_grads().items()}
+    assert "sign" in labs.check("lab3-generator-grad", flipped).feedback
+
+
+def test_an_answer_that_raises_is_feedback_not_a_traceback():
+    def broken(v):
+        raise RuntimeError("boom")
+
+    result = labs.check("lab1-softplus", broken)
+    assert not result and "RuntimeError: boom" in result.feedback
+    for exercise in REFERENCE:
+        assert not labs.check(exercise, object())
+
+
+def test_unknown_id_raises_key_error_naming_known_ids():
+    with pytest.raises(KeyError) as info:
+        labs.check("lab9-nope", 1)
+    message = str(info.value)
+    assert "lab9-nope" in message and all(ex in message for ex in labs.exercise_ids())
+    with pytest.raises(KeyError, match="lab1-hand-gradient"):
+        labs.check(3, 1)
+
+
+def test_result_reprs_are_deterministic_and_escaped():
+    result = labs.check("lab1-find-bug", "<script>")
+    assert result.__repr__() == labs.check("lab1-find-bug", "<script>").__repr__()
+    assert "<script>" not in result._repr_html_() and "&lt;script&gt;" in result._repr_html_()
+    assert "lab1-find-bug" in labs.describe("lab1-find-bug")
+
+
+def test_suspect_value_has_exactly_one_broken_operation():
+    assert set(labs._suspect_failures()) == {"tanh"}
+
+
+def test_single_thread_restores_thread_count():
+    before = torch.get_num_threads()
+    with labs.single_thread():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+
+
+# -- student versions ----------------------------------------------------------------------------------------------
+
+def test_strip_solution_blocks():
+    text = ("intro\n\n:::{exercise}\n:label: a\nQ\n:::\n\n::::{solution} a\n:class: dropdown\nA\n:::{note}\nx\n:::\n"
+            "::::\n\n```{solution} b\nB\n```\nafter")
+    out = labs._strip_solution_blocks(text)
+    assert "{solution}" not in out and "A" not in out.split() and "B" not in out.split()
+    assert "Q" in out and "after" in out and ":::{exercise}" in out
+    with pytest.raises(ValueError, match="never closed"):
+        labs._strip_solution_blocks(":::{solution} a\nunclosed")
+
+
+@pytest.fixture(scope="module")
+def student_dir(tmp_path_factory):
+    dest = tmp_path_factory.mktemp("student")
+    proc = subprocess.run([sys.executable, "-m", "gvcourse.labs", "--student", str(dest),
+                           "--source", str(ROOT / "book" / "labs")], capture_output=True, text=True, cwd=dest)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("wrote") == 3
+    return dest
+
+
+def _solution_sources(path):
+    nb = nbformat.read(path, as_version=4)
+    return [c.source for c in nb.cells if "solution" in c.metadata.get("tags", [])]
+
+
+@pytest.mark.parametrize("stem", labs.LABS)
+def test_student_version_has_no_solution(student_dir, stem):
+    instructor = ROOT / "book" / "labs" / f"{stem}.ipynb"
+    nb = nbformat.read(student_dir / f"{stem}.ipynb", as_version=4)
+    sources = [c.source for c in nb.cells]
+    assert _solution_sources(instructor), "the instructor version should have solution cells"
+    for solution in _solution_sources(instructor):
+        assert solution not in sources
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        assert "solution" not in tags and "instructor" not in tags
+        if cell.cell_type == "markdown":
+            assert "{solution}" not in cell.source
+        else:
+            assert cell.outputs == [] and cell.execution_count is None
+        if "scaffold" in tags:
+            assert "remove-cell" not in tags and ("..." in cell.source or "None" in cell.source)
+    assert sum("scaffold" in c.metadata.get("tags", []) for c in nb.cells) >= 2
+    assert sum(":::{exercise}" in c.source for c in nb.cells if c.cell_type == "markdown") >= 2
+    assert nb.cells[0].source == nbformat.read(instructor, as_version=4).cells[0].source  # bootstrap kept
+
+
+@pytest.mark.parametrize("stem", labs.LABS)
+def test_student_version_runs_and_checks_say_not_yet(student_dir, stem):
+    path = student_dir / f"{stem}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(student_dir)}}).execute()
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        assert not errors, f"{stem}: {errors[0].ename}: {errors[0].evalue}\n{cell.source}"
+        if "check" in cell.metadata.get("tags", []):
+            text = "".join(o.get("data", {}).get("text/plain", "") for o in cell.outputs)
+            assert "not yet" in text and ("No answer yet" in text or "placeholder" in text)
+
+
+def test_write_refuses_to_overwrite_the_source(tmp_path):
+    with pytest.raises(ValueError, match="overwrite"):
+        labs.write_student_versions(ROOT / "book" / "labs")
+    with pytest.raises(FileNotFoundError, match="lab1_backprop"):
+        labs.lab_sources(tmp_path)
+    assert labs.lab_sources() == [ROOT / "book" / "labs" / f"{s}.ipynb" for s in labs.LABS]
+
+
+def test_cli_needs_an_action(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "gvcourse.labs"], capture_output=True, text=True)
+    assert proc.returncode != 0 and "--student" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "gvcourse.labs", "--student", str(tmp_path / "out"),
+                           "--source", str(tmp_path)], capture_output=True, text=True)
+    assert proc.returncode == 2 and "does not hold the lab notebooks" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "gvcourse.labs", "--list"], capture_output=True, text=True)
+    assert proc.returncode == 0 and all(ex in proc.stdout for ex in labs.exercise_ids())
