@@ -165,14 +165,16 @@ def check(exercise_id: str, answer: object) -> CheckResult:
     :class:`UnknownExercise` (a ``KeyError``) for an id that is not in :func:`exercise_ids`.
     """
     ex = _lookup(exercise_id)
-    if _is_placeholder(answer):
-        return CheckResult(ex.id, False, "No answer yet: replace the placeholders (... or None) in the exercise "
-                                         f"cell. The exercise asks for {ex.question}", ex.hint)
     try:
+        if _is_placeholder(answer):
+            return CheckResult(ex.id, False, "No answer yet: replace the placeholders (... or None) in the exercise "
+                                             f"cell. The exercise asks for {ex.question}", ex.hint)
         feedback = ex.checker(answer)
     except _Fail as fail:
         return CheckResult(ex.id, False, fail.feedback, ex.hint if fail.hint is None else fail.hint)
-    except Exception as err:  # an answer that breaks the computation is feedback, not a traceback
+    # An answer that breaks the computation is feedback, not a traceback -- also when the student's own code
+    # calls exit() (SystemExit). KeyboardInterrupt still stops the cell.
+    except (Exception, SystemExit) as err:
         return CheckResult(ex.id, False, f"The checker could not use your answer: {type(err).__name__}: {err}",
                            ex.hint)
     return CheckResult(ex.id, True, feedback)
@@ -205,7 +207,10 @@ def _as_float(value: object, what: str) -> float:
                     "A Value holds a number in .data and a derivative in .grad.")
     if isinstance(value, bool) or not isinstance(value, Real):
         raise _Fail(f"{what} should be a real number, got {type(value).__name__}.")
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:
+        raise _Fail(f"{what} should be finite, got a number too large for a float.") from None
     if not math.isfinite(v):
         raise _Fail(f"{what} should be finite, got {v}.")
     return v
@@ -213,6 +218,8 @@ def _as_float(value: object, what: str) -> float:
 
 def _as_vector(value: object, length: int, what: str) -> np.ndarray:
     if isinstance(value, torch.Tensor):
+        if value.is_complex() or value.dtype == torch.bool:  # .double() would drop the imaginary part
+            raise _Fail(f"{what} should hold real numbers, got a tensor of dtype {value.dtype}.")
         arr = value.detach().double().cpu().numpy()
     elif isinstance(value, np.ndarray):
         arr = value
@@ -223,6 +230,8 @@ def _as_vector(value: object, length: int, what: str) -> np.ndarray:
                     f"got {type(value).__name__}.")
     if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
         raise _Fail(f"{what} should hold numbers, got entries of type {arr.dtype}.")
+    if np.iscomplexobj(arr):  # converting to float would silently drop the imaginary part
+        raise _Fail(f"{what} should hold real numbers, got entries of type {arr.dtype}.")
     arr = np.asarray(arr, dtype=float)
     if arr.shape != (length,):
         raise _Fail(f"{what} should have shape ({length},) — {length} numbers — got shape {arr.shape}.")
@@ -532,17 +541,23 @@ def lab2_train(model: nn.Module, seed: int = 0, progress: bool = False, desc: st
     return history, accuracy
 
 
-def _lab2_flow(model: nn.Module) -> tuple[list[float], list[float]]:
-    """Weight-gradient norms and back-propagated gradient norms, layer by layer, at the model's current weights."""
+def _lab2_flow_by_layer(model: nn.Module) -> tuple[dict[str, float], dict[str, float]]:
+    """``{layer: ‖∂L/∂W‖}`` and ``{layer: ‖∂L/∂s‖}`` at the model's current weights, for the layers that ran."""
     from .monitor import GradientFlow
 
     train, _ = lab2_task()
     model.zero_grad(set_to_none=True)
     with single_thread(), GradientFlow(model) as flow:
         nn.functional.cross_entropy(model(train[0]), train[1]).backward()
-    result = list(flow.grad_norms().values()), list(flow.backprop_norms().values())
+    result = dict(flow.grad_norms()), dict(flow.backprop_norms())
     model.zero_grad(set_to_none=True)
     return result
+
+
+def _lab2_flow(model: nn.Module) -> tuple[list[float], list[float]]:
+    """Weight-gradient norms and back-propagated gradient norms, layer by layer, at the model's current weights."""
+    grads, back = _lab2_flow_by_layer(model)
+    return list(grads.values()), list(back.values())
 
 
 @_exercise("lab2-gradient-ratio", "lab2_rescue",
@@ -608,9 +623,10 @@ def _check_lab2_rescue(answer: object) -> str:
         raise _Fail(f"Your model has {n_layers} layers with weights; a rescue keeps the depth: at least "
                     f"{LAB2_DEPTH} hidden layers and an output layer ({LAB2_DEPTH + 1}).",
                     "Making the network shallow avoids the problem instead of fixing it.")
+    if not any(p.requires_grad for p in answer.parameters()):
+        raise _Fail("None of your model's parameters requires a gradient (requires_grad=False): nothing can train.")
     model = copy.deepcopy(answer)  # the student's model is not trained by the checker
     train, _ = lab2_task()
-    was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
@@ -618,12 +634,22 @@ def _check_lab2_rescue(answer: object) -> str:
     except Exception as err:
         raise _Fail(f"Your model cannot take the lab's inputs of shape (batch, {LAB2_IN}): "
                     f"{type(err).__name__}: {err}") from None
-    model.train(was_training)
+    model.train()  # measured as lab2_train will see it (BatchNorm with batch statistics)
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, LAB2_CLASSES):
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise _Fail(f"For a batch of 2 inputs your model returns {shape}; it should return (2, {LAB2_CLASSES}), "
                     "one logit per class.")
-    norms = _lab2_flow(model)[0]
+    by_layer = _lab2_flow_by_layer(model)[0]
+    # every layer that counts towards the depth must be on the path from the input to the loss
+    idle = [name for name in layer_modules(model) if not by_layer.get(name, 0.0) > 0.0]
+    if idle:
+        shown = ", ".join(idle[:5]) + (f" and {len(idle) - 5} more" if len(idle) > 5 else "")
+        raise _Fail(f"{len(idle)} of your model's {n_layers} layers with weights receive no gradient at "
+                    f"initialization (exactly zero, or NaN): {shown}. A layer that is never called, or that the "
+                    "logits do not depend on, adds no depth; one whose gradient underflows to zero cannot learn.",
+                    "The depth must be on the path from the input to the output: every layer should be called in "
+                    "forward(), influence the logits and receive a gradient.")
+    norms = list(by_layer.values())
     ratio = norms[0] / norms[-1] if norms[-1] > 0 else math.nan
     _, accuracy = lab2_train(model)
     if accuracy >= LAB2_TARGET:
@@ -642,6 +668,7 @@ def _check_lab2_rescue(answer: object) -> str:
 #: Lab 3's horizon for the RNN bound, and the discriminator logits for the GAN exercise.
 LAB3_T = 30
 LAB3_LOGITS = (-8.0, -4.0, -1.0, 0.0, 2.0)
+_GAN_RTOL = 5e-3
 
 
 def lab3_rnn(seed: int = 0) -> nn.RNN:
@@ -684,6 +711,12 @@ def _check_lab3_bound(answer: object) -> str:
         raise _Fail("Your sequence starts at t = 0; the exercise asks for t = 1 … 30.")
     if np.allclose(values, (0.25 * sigma) ** t, rtol=1e-3):
         raise _Fail("γ = 1/4 is the sigmoid's; this RNN uses tanh, whose derivative is at most 1.")
+    base = values[0]
+    if base > 0 and abs(base - sigma) <= 0.01 * sigma and np.allclose(values, base ** t, rtol=1e-3):
+        raise _Fail(f"Your sequence is {base:.6g}^t: σ_max rounded (the checker computed {sigma:.6f}). Raised to "
+                    f"the {LAB3_T}th power the rounding grows to {abs((base / sigma) ** LAB3_T - 1):.1%} at "
+                    f"t = {LAB3_T}.", "Use σ_max at full precision — the value torch.linalg.matrix_norm returns, "
+                    "not a rounded printout.")
     first_bad = int(np.argmax(~np.isclose(values, exact, rtol=1e-3)))
     raise _Fail(f"At t = {first_bad + 1} your bound is {values[first_bad]:.4g}; the checker computed "
                 f"{exact[first_bad]:.4g}.")
@@ -693,7 +726,7 @@ def _check_lab3_bound(answer: object) -> str:
            "the derivative of the generator's loss with respect to the discriminator's logit a at "
            f"a = {', '.join(f'{a:g}' for a in LAB3_LOGITS)}, for both losses: a dict {{'minimax': [...], "
            "'non_saturating': [...]} (minimax loss log(1 − σ(a)), non-saturating loss −log σ(a), both minimized "
-           "by the generator).",
+           "by the generator), to 3 significant digits.",
            "D = σ(a). d/da log(1 − σ(a)) = −σ(a) and d/da (−log σ(a)) = −(1 − σ(a)); check with torch.autograd.")
 def _check_lab3_gan(answer: object) -> str:
     keys = ("minimax", "non_saturating")
@@ -708,24 +741,28 @@ def _check_lab3_gan(answer: object) -> str:
     a = torch.tensor(LAB3_LOGITS, dtype=torch.float64, requires_grad=True)
     losses = {"minimax": torch.log1p(-torch.sigmoid(a)), "non_saturating": -torch.nn.functional.logsigmoid(a)}
     exact = {k: torch.autograd.grad(losses[k].sum(), a)[0].numpy() for k in keys}
-    ok = {k: np.allclose(got[k], exact[k], rtol=1e-3, atol=1e-6) for k in keys}
+    # 3 significant digits (0.5 %), as in Lab 1: the lab prints the gradients to 3 digits
+    ok = {k: np.allclose(got[k], exact[k], rtol=_GAN_RTOL, atol=1e-6) for k in keys}
     if all(ok.values()):
         ratio = exact["non_saturating"][0] / exact["minimax"][0]
         return (f"Both match torch.autograd. At a = {LAB3_LOGITS[0]:g} (a fake the discriminator rejects) the minimax "
                 f"gradient is {exact['minimax'][0]:.2e} and the non-saturating one {exact['non_saturating'][0]:.3f}: "
                 f"{ratio:.0f} times larger (e^(−a)).")
-    if np.allclose(got["minimax"], exact["non_saturating"], rtol=1e-3, atol=1e-6) and \
-            np.allclose(got["non_saturating"], exact["minimax"], rtol=1e-3, atol=1e-6):
+    if np.allclose(got["minimax"], exact["non_saturating"], rtol=_GAN_RTOL, atol=1e-6) and \
+            np.allclose(got["non_saturating"], exact["minimax"], rtol=_GAN_RTOL, atol=1e-6):
         raise _Fail("Your two lists are swapped.")
     bad = [k for k in keys if not ok[k]]
     for k in bad:
-        if np.allclose(got[k], -exact[k], rtol=1e-3, atol=1e-6):
+        if np.allclose(got[k], -exact[k], rtol=_GAN_RTOL, atol=1e-6):
             raise _Fail(f"{k}: the magnitudes are right but the sign is flipped.",
                         "Both losses decrease as a grows (the fake looks more real), so both derivatives are "
                         "negative.")
     verb = "does" if len(bad) == 1 else "do"
     other = "; the other is right" if len(bad) == 1 else ""
-    raise _Fail(f"{' and '.join(bad)} {verb} not match torch.autograd{other}.")
+    k = bad[0]
+    i = int(np.argmax(~np.isclose(got[k], exact[k], rtol=_GAN_RTOL, atol=1e-6)))
+    raise _Fail(f"{' and '.join(bad)} {verb} not match torch.autograd{other}: at a = {LAB3_LOGITS[i]:g} your {k} "
+                f"value is {got[k][i]:.4g}, torch.autograd gives {exact[k][i]:.4g}.")
 
 
 # =================================================================================================================

@@ -4,6 +4,7 @@ the student versions of the labs contain no solution and still run."""
 from __future__ import annotations
 
 import math
+import os
 import subprocess
 import sys
 
@@ -185,6 +186,82 @@ def test_an_answer_that_raises_is_feedback_not_a_traceback():
         assert not labs.check(exercise, object())
 
 
+def test_hostile_answers_are_feedback_not_a_traceback():
+    class BrokenDict(dict):
+        def values(self):
+            raise RuntimeError("values() breaks")
+
+    class BrokenList(list):
+        def __iter__(self):
+            raise RuntimeError("iteration breaks")
+
+    def exits(v):
+        raise SystemExit(3)
+
+    hostile = [BrokenDict(x=1.0), BrokenList([1.0, 2.0, 3.0]), exits, 10 ** 400, [10 ** 400] * 3, float("nan"),
+               [math.nan] * 3, torch.tensor(math.nan), {"minimax": [...], "non_saturating": [...]}]
+    for exercise in REFERENCE:
+        for answer in hostile:
+            result = labs.check(exercise, answer)
+            assert not result and result.feedback and result.hint, (exercise, answer)
+    assert "SystemExit" in labs.check("lab1-softplus", exits).feedback
+    assert "finite" in labs.check("lab2-gradient-ratio", 10 ** 400).feedback
+
+
+def test_complex_or_boolean_vectors_are_not_real_answers():
+    ref = list(_hand_gradient().values())
+    assert labs.check("lab1-hand-gradient", ref)  # the same numbers as a list pass
+    for answer in (np.array(ref) + 5j, torch.tensor(ref, dtype=torch.complex128) + 5j):
+        result = labs.check("lab1-hand-gradient", answer)
+        assert not result and "real numbers" in result.feedback
+    bound = np.array(_rnn_bound())
+    assert not labs.check("lab3-rnn-bound", bound + 1j)
+    assert not labs.check("lab3-rnn-bound", torch.ones(labs.LAB3_T, dtype=torch.bool))
+    grads = _generator_grads()
+    assert not labs.check("lab3-generator-grad", {"minimax": np.array(grads["minimax"]) + 1j,
+                                                  "non_saturating": grads["non_saturating"]})
+
+
+def test_rescue_depth_must_be_on_the_path_to_the_loss():
+    class Bypass(torch.nn.Module):  # 21 deep layers that the output never sees, and a shallow net that trains
+        def __init__(self, scale=None):
+            super().__init__()
+            self.deep = labs.lab2_broken_model()
+            self.shallow = torch.nn.Sequential(torch.nn.Linear(16, 64), torch.nn.ReLU(), torch.nn.Linear(64, 4))
+            self.scale = scale
+
+        def forward(self, x):
+            out = self.shallow(x)
+            return out if self.scale is None else out + self.scale * self.deep(x)
+
+    for model in (Bypass(), Bypass(scale=0.0)):
+        result = labs.check("lab2-rescue", model)
+        assert not result and "receive no gradient" in result.feedback and "deep.fc1" in result.feedback
+    frozen = REFERENCE["lab2-rescue"]().requires_grad_(False)
+    assert "requires_grad" in labs.check("lab2-rescue", frozen).feedback
+
+
+def test_rescue_is_measured_in_training_mode():
+    train_mode, eval_mode = REFERENCE["lab2-rescue"](), REFERENCE["lab2-rescue"]().eval()
+    assert labs.check("lab2-rescue", eval_mode).feedback == labs.check("lab2-rescue", train_mode).feedback
+    assert not eval_mode.training  # the student's model is left as it was
+
+
+def test_rounded_sigma_gets_targeted_feedback():
+    sigma = _rnn_bound()[0]
+    result = labs.check("lab3-rnn-bound", [round(sigma, 3) ** t for t in range(1, labs.LAB3_T + 1)])
+    assert not result and "rounded" in result.feedback and "full precision" in result.hint
+
+
+def test_generator_grad_accepts_three_significant_digits():
+    grads = _generator_grads()
+    rounded = {k: [float(f"{v:.3g}") for v in vals] for k, vals in grads.items()}
+    assert labs.check("lab3-generator-grad", rounded)
+    wrong = dict(grads, non_saturating=[v * 0.9 for v in grads["non_saturating"]])
+    result = labs.check("lab3-generator-grad", wrong)
+    assert not result and "at a = -8" in result.feedback and "the other is right" in result.feedback
+
+
 def test_unknown_id_raises_key_error_naming_known_ids():
     with pytest.raises(KeyError) as info:
         labs.check("lab9-nope", 1)
@@ -214,6 +291,13 @@ def test_single_thread_restores_thread_count():
 
 # -- student versions ----------------------------------------------------------------------------------------------
 
+def _env_with_checkout():
+    """The environment with this checkout first on PYTHONPATH: the subprocesses and kernels below run in other
+    folders, where ``import gvcourse`` would otherwise find whichever copy is installed, not the code under test."""
+    paths = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+
+
 def test_strip_solution_blocks():
     text = ("intro\n\n:::{exercise}\n:label: a\nQ\n:::\n\n::::{solution} a\n:class: dropdown\nA\n:::{note}\nx\n:::\n"
             "::::\n\n```{solution} b\nB\n```\nafter")
@@ -228,7 +312,8 @@ def test_strip_solution_blocks():
 def student_dir(tmp_path_factory):
     dest = tmp_path_factory.mktemp("student")
     proc = subprocess.run([sys.executable, "-m", "gvcourse.labs", "--student", str(dest),
-                           "--source", str(ROOT / "book" / "labs")], capture_output=True, text=True, cwd=dest)
+                           "--source", str(ROOT / "book" / "labs")], capture_output=True, text=True, cwd=dest,
+                          env=_env_with_checkout())
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("wrote") == 3
     return dest
@@ -262,9 +347,10 @@ def test_student_version_has_no_solution(student_dir, stem):
 
 
 @pytest.mark.parametrize("stem", labs.LABS)
-def test_student_version_runs_and_checks_say_not_yet(student_dir, stem):
+def test_student_version_runs_and_checks_say_not_yet(student_dir, stem, monkeypatch):
     path = student_dir / f"{stem}.ipynb"
     nb = nbformat.read(path, as_version=4)
+    monkeypatch.setenv("PYTHONPATH", _env_with_checkout()["PYTHONPATH"])  # the kernel imports this checkout
     NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(student_dir)}}).execute()
     for cell in nb.cells:
         if cell.cell_type != "code":
@@ -285,10 +371,14 @@ def test_write_refuses_to_overwrite_the_source(tmp_path):
 
 
 def test_cli_needs_an_action(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "gvcourse.labs"], capture_output=True, text=True)
+    env = _env_with_checkout()
+    proc = subprocess.run([sys.executable, "-m", "gvcourse.labs"], capture_output=True, text=True, env=env)
     assert proc.returncode != 0 and "--student" in proc.stderr
     proc = subprocess.run([sys.executable, "-m", "gvcourse.labs", "--student", str(tmp_path / "out"),
-                           "--source", str(tmp_path)], capture_output=True, text=True)
+                           "--source", str(tmp_path)], capture_output=True, text=True, env=env)
     assert proc.returncode == 2 and "does not hold the lab notebooks" in proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "gvcourse.labs", "--list"], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "gvcourse.labs", "--list"], capture_output=True, text=True, env=env)
     assert proc.returncode == 0 and all(ex in proc.stdout for ex in labs.exercise_ids())
+    proc = subprocess.run([sys.executable, "-c", "import gvcourse; print(gvcourse.__file__)"], capture_output=True,
+                          text=True, env=env, cwd=tmp_path)
+    assert proc.stdout.strip() == str(ROOT / "gvcourse" / "__init__.py")  # the code under test, not an install
