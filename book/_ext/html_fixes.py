@@ -9,6 +9,8 @@
     (the icon-only search button keeps it);
   * the colour-mode button is labelled "Color mode" but FontAwesome turns its icons' ``title`` ("Light",
     "Dark", …) into visible SVG titles (label-content-name-mismatch); the icons lose their titles;
+  * myst-nb's toggle for hidden code cells (``hide-input``) is a ``<summary aria-label="Toggle hidden content">``
+    whose visible text is "Show code cell source" (label-content-name-mismatch); the visible text is kept as its name;
   * docutils writes bibliography entries as ``role="doc-biblioentry"`` inside ``role="list"``, which
     needs ``listitem`` children (aria-required-children); entries become list items.
 """
@@ -20,6 +22,7 @@ from pathlib import Path
 
 _SEARCH_FIELD = re.compile(r'(<button class="btn search-button-field[^"]*"[^>]*?) aria-label="Search"')
 _THEME_SWITCH_ICON = re.compile(r'(<i class="theme-switch [^"]*" data-mode="\w+")\s+title="[^"]*"')
+_HIDDEN_CELL_TOGGLE = re.compile(r'<summary aria-label="Toggle hidden content">')
 _BIBLIOENTRY = re.compile(r'(<div class="citation" id="[^"]+") role="doc-biblioentry"')
 
 
@@ -40,6 +43,7 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree):
 def fix_html(text: str) -> str:
     text = _SEARCH_FIELD.sub(r"\1", text)
     text = _THEME_SWITCH_ICON.sub(r"\1", text)
+    text = _HIDDEN_CELL_TOGGLE.sub("<summary>", text)
     return _BIBLIOENTRY.sub(r'\1 role="listitem"', text)
 
 
