@@ -69,6 +69,29 @@ def _check_data(data) -> tuple[torch.Tensor, torch.Tensor]:
     return x, y
 
 
+def _grad_norm_and_clip(params: list[torch.Tensor], clip: float | None) -> tuple[torch.Tensor, dict]:
+    """Total gradient norm, computed as ``torch.nn.utils.clip_grad_norm_`` does (one batched norm per gradient,
+    then the norm of those), and with ``clip`` the same rescaling to total norm ≤ clip (Pascanu, Mikolov &
+    Bengio 2013, Algorithm 1). Also returns ``{id(parameter): ‖its gradient‖}`` for the monitor."""
+    with_grad = [p for p in params if p.grad is not None]
+    if not with_grad:
+        return torch.tensor(0.0), {}
+    grads = [p.grad for p in with_grad]
+    if hasattr(torch, "_foreach_norm"):
+        norms = torch._foreach_norm(grads)
+    else:
+        norms = [torch.linalg.vector_norm(g) for g in grads]
+    total = torch.linalg.vector_norm(torch.stack(norms))
+    if clip is not None:
+        coefficient = torch.clamp(clip / (total + 1e-6), max=1.0)
+        if hasattr(torch, "_foreach_mul_"):
+            torch._foreach_mul_(grads, coefficient)
+        else:
+            for g in grads:
+                g.mul_(coefficient)
+    return total, {id(p): norm for p, norm in zip(with_grad, norms)}
+
+
 def fit(model: nn.Module, data, steps: int, lr: float, optimizer: str = "sgd", *, batch_size: int = 128,
         momentum: float = 0.0, clip: float | None = None, loss: str = "auto", monitor: GradientFlow | None = None,
         seed: int = 0, progress: bool = True, desc: str = "training") -> History:
@@ -80,7 +103,9 @@ def fit(model: nn.Module, data, steps: int, lr: float, optimizer: str = "sgd", *
       (Pascanu, Mikolov & Bengio 2013, Algorithm 1); ``History.grad_norm`` records the norm before clipping;
     - ``loss``: ``"cross_entropy"`` for integer class labels, ``"bce"`` for a single logit and 0/1 targets,
       ``"mse"`` otherwise; ``"auto"`` picks from the targets;
-    - ``monitor``: a :class:`~gvcourse.monitor.GradientFlow` on this model; every step is recorded in its history.
+    - ``monitor``: a :class:`~gvcourse.monitor.GradientFlow` on this model; every step's gradient norms and
+      grad:data (and update:data, for ``GradientFlow(model, updates=True)``) are appended to its history; its
+      activation statistics are computed on the last step only, the one they describe afterwards.
 
     The progress bar shows no timings, so its last line is the same on every run.
     """
@@ -111,20 +136,23 @@ def fit(model: nn.Module, data, steps: int, lr: float, optimizer: str = "sgd", *
         monitor.attach()
     bar = tqdm(range(steps), desc=desc, bar_format=BAR_FORMAT, disable=not progress, file=sys.stderr,
                mininterval=0.5, ascii=True)
+    forward_stats = monitor.forward_stats if monitor is not None else False
     try:
-        for _ in bar:
+        for step in bar:
+            if monitor is not None:  # activation statistics only on the last step: earlier ones would be overwritten
+                monitor._set_forward_stats(forward_stats and step == steps - 1)
             idx = torch.randint(0, n, (min(batch_size, n),), generator=gen) if batch_size < n else torch.arange(n)
             out = model(x[idx])
             kind = _resolve_loss(loss, out, y[idx])
             batch_loss, acc = _loss_and_accuracy(kind, out, y[idx])
             opt.zero_grad(set_to_none=True)
             batch_loss.backward()
-            total = torch.nn.utils.clip_grad_norm_(params, clip if clip is not None else float("inf"))
-            if monitor is not None:
+            total, per_param = _grad_norm_and_clip(params, clip)
+            if monitor is not None and monitor.track_updates:
                 monitor.before_update()
             opt.step()
-            if monitor is not None:
-                monitor.record_step()
+            if monitor is not None:  # unclipped gradients: the monitor reuses their norms instead of reading them again
+                monitor.record_step(param_grad_norms=per_param if clip is None else None)
             history.loss.append(float(batch_loss.detach()))
             if acc is not None:
                 history.accuracy.append(acc)
@@ -133,6 +161,8 @@ def fit(model: nn.Module, data, steps: int, lr: float, optimizer: str = "sgd", *
                 bar.set_postfix_str(history.summary(), refresh=False)
     finally:
         bar.close()
+        if monitor is not None:
+            monitor._set_forward_stats(forward_stats)
         if attached_here:
             monitor.detach()
     return history

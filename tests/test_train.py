@@ -39,10 +39,25 @@ def test_adam_and_clipping():
 def test_fit_with_monitor_records_every_step():
     model = nets.mlp(3, 16, 8, 3, seed=0)
     task = data.teacher_task(n=256, d=8, classes=3)
-    flow = GradientFlow(model)
+    flow = GradientFlow(model, updates=True)
     fit(model, task, steps=5, lr=0.05, monitor=flow, progress=False)
     assert flow.steps == 5 and not flow.attached
     assert len(flow.history["update_data"]["fc1"]) == 5
+    assert flow._scratch is None  # the weight copy for update:data is freed when fit detaches the monitor
+
+
+def test_fit_monitor_without_updates_keeps_no_weight_copy_and_reads_last_step_activations():
+    model = nets.mlp(3, 16, 8, 3, activation="tanh", seed=0)
+    x, y = data.teacher_task(n=256, d=8, classes=3)
+    flow = GradientFlow(model)
+    with flow:
+        fit(model, (x, y), steps=4, lr=0.05, batch_size=256, monitor=flow, progress=False)
+        assert flow._scratch is None and flow.history["update_data"] == {}
+        assert len(flow.history["grad_data"]["fc1"]) == 4 and flow.forward_stats  # restored after fit
+    with torch.no_grad(), GradientFlow(model) as fresh:  # the current weights on the full batch
+        model(x)
+    fit(model, (x, y), steps=1, lr=0.05, batch_size=256, monitor=flow, progress=False)  # its one forward pass
+    assert flow.activation_stats() == fresh.activation_stats() and len(fresh.activation_stats()) == 3
 
 
 def test_binary_and_regression_losses():
