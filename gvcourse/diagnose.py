@@ -672,6 +672,7 @@ def _suggest(model, verdict, layers, through_time, triggered) -> list[Suggestion
     sigmoid, tanh = has(nn.Sigmoid), has(nn.Tanh)
     relu = has(_RELU_FAMILY)
     norm = has(_NORM_MODULES)
+    batchnorm = has(nn.modules.batchnorm._BatchNorm)
     recurrent = has(_RNN_MODULES + _RNN_CELLS)
     gated = has((nn.LSTM, nn.GRU, nn.LSTMCell, nn.GRUCell))
     depth = len(layers)
@@ -711,16 +712,22 @@ def _suggest(model, verdict, layers, through_time, triggered) -> list[Suggestion
             add("compute the loss on logits (e.g. BCEWithLogitsLoss, the non-saturating GAN loss)",
                 "a saturated output unit passes no gradient to anything below it", "gan")
     elif verdict == "exploding":
+        bn_growth = batchnorm and not time_trig
+        if bn_growth:  # the cause is the normalization itself, not the weights: the structural fix comes first
+            add("add residual (skip) connections, or use fewer layers",
+                "BatchNorm itself makes a plain network's back-propagated gradient grow towards the input — for "
+                "ReLU by about √(π/(π − 1)) ≈ 1.21 per layer at initialization, whatever the weight scale (Yang "
+                "et al. 2019) — so a smaller initialization cannot remove it", "residual")
         add("clip the gradient norm (torch.nn.utils.clip_grad_norm_)",
             "it bounds each step without changing the gradient's direction", "rnn")
         if time_trig:
             add("shrink the recurrent weights (orthogonal init with gain ≤ 1) or use an LSTM/GRU",
                 "the gradient through time grows like the recurrent Jacobian's norm to the power T", "rnn")
-        if (tanh or sigmoid) and saturated:
+        if (tanh or sigmoid) and saturated and not bn_growth:
             add("reduce the weight scale σ_w towards the edge of chaos (Xavier init for tanh)",
                 "large weights put tanh/sigmoid networks in the chaotic phase: saturated and exploding",
                 "initialization")
-        else:
+        elif not bn_growth:
             add("reduce the initial weight scale (He for ReLU, Xavier for tanh)",
                 "each layer multiplies the signal by more than 1", "initialization")
         if not norm:
@@ -736,9 +743,10 @@ def _suggest(model, verdict, layers, through_time, triggered) -> list[Suggestion
                 "they can start a vanishing gradient once training moves the weights", "saturation")
         add("if training still fails, look elsewhere: learning rate, input scaling, labels, or depth degradation",
             "the gradients flow; the problem is not vanishing or exploding gradients", "playbook")
-        if relu and depth >= 16 and not has(_NORM_MODULES):
+        if relu and depth >= 16:
             add("for very deep plain nets consider residual connections",
-                "deep plain nets can degrade even when gradients flow (He et al. 2016)", "residual")
+                "deep plain nets can degrade even when gradients flow, with BatchNorm too (He et al. 2016)",
+                "residual")
     return out
 
 

@@ -466,6 +466,28 @@ def test_suggestions_name_existing_chapters():
         assert all(s.chapter in CHAPTERS.values() for s in report.suggestions)
 
 
+def test_deep_plain_batchnorm_net_explodes_and_is_sent_to_residual_connections():
+    # BatchNorm's own gradient growth, √(π/(π − 1)) ≈ 1.21 per ReLU layer (Yang et al. 2019): 1.21⁴⁰ ≈ 2 × 10³.
+    # It does not depend on the weight scale, so "reduce the initial weight scale" would be wrong advice.
+    for seed in SEEDS:
+        x, y = _classify(seed)
+        report = diagnose(mlp(40, nn.ReLU, math.sqrt(2), norm=nn.BatchNorm1d, seed=seed), x, y, F.cross_entropy)
+        assert report.verdict == "exploding", str(report)
+        assert any(s.chapter == CHAPTERS["residual"] for s in report.suggestions)
+        assert not any("weight scale" in s.fix for s in report.suggestions)
+    # without normalization the weight scale is the cause, and the advice says so
+    x, y = _classify(0)
+    report = diagnose(mlp(20, nn.ReLU, 2 * math.sqrt(2)), x, y, F.cross_entropy)
+    assert any("weight scale" in s.fix for s in report.suggestions)
+
+
+def test_healthy_deep_batchnorm_net_is_warned_about_degradation():
+    x, y = _classify(0)
+    report = diagnose(mlp(16, nn.ReLU, math.sqrt(2), norm=nn.BatchNorm1d), x, y, F.cross_entropy)
+    assert report.verdict == "healthy"
+    assert any(s.chapter == CHAPTERS["residual"] for s in report.suggestions)
+
+
 def test_unscaled_inputs_are_noted_but_healthy():
     x, y = _classify(0)
     report = diagnose(mlp(10, nn.ReLU, math.sqrt(2)), 1000 * x, y, F.cross_entropy)
