@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """What GradientFlow costs: time over a bare training step, and memory as the batch grows.
 
-    python benchmarks/monitor_overhead.py [--rounds 15] [--steps 20]
+    python benchmarks/monitor_overhead.py [--rounds 15] [--steps 50]
 
 Time: a depth-20, width-256 ReLU MLP (He init), batches of 128 from 4096 examples, plain SGD, trained with
-``gvcourse.fit``. Each round trains ``--steps`` steps without a monitor, then the same number of steps with each
-kind of monitoring, interleaved so that machine noise hits all alike; ratios are taken within a round and
+``gvcourse.fit``. Each round trains ``--steps`` steps without a monitor, then the same steps from the same weights
+with each kind of monitoring, interleaved so that machine noise hits all alike; ratios are taken within a round and
 reported as median and interquartile range (DESIGN §7: GradientFlow ≤ 1.10 × a bare step):
 
-- ``fit(..., monitor=GradientFlow(model))``: what the chapters use — every step's per-layer ‖∂L/∂W‖, ‖∂L/∂s‖ and
-  grad:data in ``history`` (activation statistics on the last step);
+- ``fit(..., monitor=GradientFlow(model))``: what the chapters use — every step's per-layer ‖∂L/∂W‖ and grad:data
+  in ``history``, the back-propagated ‖∂L/∂s‖ and activation statistics of the last step;
+- the same with ``GradientFlow(model, backprop_history=True)``: ‖∂L/∂s‖ of every step as well, which hooks every
+  layer's output in every backward pass;
 - the same with ``GradientFlow(model, updates=True)``: update:data ‖ΔW‖/‖W‖ as well, which copies every weight
   before each step;
 - a step under ``with GradientFlow(model)`` with every statistic on every pass (activation statistics and
@@ -42,17 +44,19 @@ def _setup(seed: int = 0):
     return model, data
 
 
-def _fit_time(model, data, steps: int, monitor: GradientFlow | None = None) -> float:
+def _fit_time(model, data, steps: int, monitor: GradientFlow | None = None, start_from: dict | None = None) -> float:
+    if start_from is not None:  # every variant trains the same steps from the same weights
+        model.load_state_dict(start_from)
     start = time.perf_counter()
     fit(model, data, steps, lr=1e-3, batch_size=BATCH, monitor=monitor, progress=False)
     return (time.perf_counter() - start) / steps
 
 
-def _pass_time(model, data, steps: int) -> float:
+def _pass_time(model, data, steps: int, start_from: dict) -> float:
     """Steps of fit while a GradientFlow computes every statistic on every pass (activations, output RMS)."""
-    flow = GradientFlow(model)
+    flow = GradientFlow(model, backprop_history=True)
     with flow:  # attached outside fit, so fit does not switch its forward statistics off
-        return _fit_time(model, data, steps)
+        return _fit_time(model, data, steps, start_from=start_from)
 
 
 def _quartiles(values: list[float]) -> tuple[float, float, float]:
@@ -63,12 +67,17 @@ def _quartiles(values: list[float]) -> tuple[float, float, float]:
 def overhead(rounds: int, steps: int) -> None:
     model, data = _setup()
     _fit_time(model, data, 10)  # warm-up: allocator, thread pool
-    runs = {"bare": [], "fit monitor (default)": [], "fit monitor, updates=True": [], "every statistic, every pass": []}
+    start_from = {k: v.clone() for k, v in model.state_dict().items()}
+    runs = {"bare": [], "fit monitor (default)": [], "fit monitor, backprop_history": [],
+            "fit monitor, updates=True": [], "every statistic, every pass": []}
     for _ in range(rounds):
-        runs["bare"].append(_fit_time(model, data, steps))
-        runs["fit monitor (default)"].append(_fit_time(model, data, steps, GradientFlow(model)))
-        runs["fit monitor, updates=True"].append(_fit_time(model, data, steps, GradientFlow(model, updates=True)))
-        runs["every statistic, every pass"].append(_pass_time(model, data, steps))
+        runs["bare"].append(_fit_time(model, data, steps, start_from=start_from))
+        runs["fit monitor (default)"].append(_fit_time(model, data, steps, GradientFlow(model), start_from))
+        runs["fit monitor, backprop_history"].append(
+            _fit_time(model, data, steps, GradientFlow(model, backprop_history=True), start_from))
+        runs["fit monitor, updates=True"].append(
+            _fit_time(model, data, steps, GradientFlow(model, updates=True), start_from))
+        runs["every statistic, every pass"].append(_pass_time(model, data, steps, start_from))
     bare = runs.pop("bare")
     q1, med, q3 = _quartiles(bare)
     print(f"GradientFlow overhead: depth {DEPTH}, width {WIDTH}, batch {BATCH}, SGD via gvcourse.fit; {rounds} "
@@ -135,10 +144,10 @@ def memory(steps: int = 20) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=50)
     args = parser.parse_args(argv)
     overhead(args.rounds, args.steps)
-    scaling(args.rounds, args.steps)
+    scaling(args.rounds, 20)
     memory()
     return 0
 

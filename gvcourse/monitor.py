@@ -11,8 +11,8 @@ After a forward and backward pass it reports, in the order the forward pass ran 
 - ``activation_stats()``: mean, std, saturated fraction and dead fraction of each activation
   module's output (saturated: the activation's derivative is below 5 % of its maximum; dead: a
   unit saturated — or, for ReLU, zero — for every example in the batch);
-- over training (``record_step``), grad:data ‖∂L/∂W‖/‖W‖ and update:data ‖ΔW‖/‖W‖ ratios
-  (Karpathy's "makemore" diagnostics; a healthy update:data is around 1e-3).
+- over training (``record_step``), ‖∂L/∂W‖, grad:data ‖∂L/∂W‖/‖W‖ and, if asked for, update:data ‖ΔW‖/‖W‖
+  and ‖∂L/∂s‖ at every step (Karpathy's "makemore" diagnostics; a healthy update:data is around 1e-3).
 
 Only scalars are stored; the hooks are removed when the ``with`` block ends.
 """
@@ -89,34 +89,27 @@ def _sq_norm(t: torch.Tensor) -> float:
     return torch.dot(flat, flat).item()
 
 
-def _norms(tensors: list[torch.Tensor | None]) -> list[float]:
+def _norms(tensors: list[torch.Tensor | None], known: list[torch.Tensor | None] | None = None) -> list[float]:
     """The L2 norm of each tensor (0.0 for None): one batched call (``torch._foreach_norm``, as in
-    ``torch.nn.utils.clip_grad_norm_``), with results too small or too large for float32 recomputed in float64."""
-    present = [t for t in tensors if t is not None]
-    if present and hasattr(torch, "_foreach_norm"):
-        with torch.no_grad():
-            values = [float(v) for v in torch._foreach_norm(present)]
-    else:
-        values = [math.sqrt(_sq_norm(t)) for t in present]
-    pairs = iter(zip(present, values))
+    ``torch.nn.utils.clip_grad_norm_``) and one conversion to Python floats, with results too small or too large
+    for float32 recomputed in float64. ``known[i]``, if given, is tensor i's norm computed elsewhere (in float32)."""
+    known = known if known is not None else [None] * len(tensors)
+    todo = [t for t, norm in zip(tensors, known) if t is not None and norm is None]
+    with torch.no_grad():
+        fresh = iter(torch._foreach_norm(todo) if todo else ())
+        norms = [None if t is None else norm if norm is not None else next(fresh) for t, norm in zip(tensors, known)]
+        present = [norm for norm in norms if norm is not None]  # 0-d tensors
+        values = iter(torch.stack(present).tolist() if present else ())
     result = []
-    for t in tensors:
-        if t is None:
+    for tensor, norm in zip(tensors, norms):
+        if norm is None:
             result.append(0.0)
             continue
-        tensor, value = next(pairs)
+        value = next(values)
         if not 1e-12 < value < 1e15:  # float32 squares may have underflowed (vanishing) or overflowed
             value = math.sqrt(_sq_norm(tensor))
         result.append(value)
     return result
-
-
-def _checked_norm(norm: torch.Tensor, tensor: torch.Tensor) -> float:
-    """A norm computed elsewhere (in float32), recomputed in float64 when float32 could not hold it."""
-    value = float(norm)
-    if not 1e-12 < value < 1e15:
-        value = math.sqrt(_sq_norm(tensor))
-    return value
 
 
 def _distance(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -129,6 +122,8 @@ def _distance(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def _per_layer(layers: list[tuple[str, list[torch.Tensor]]], values: list[float]) -> OrderedDict[str, float]:
     """Combine per-tensor norms (in the order of ``layers``' tensors) into one norm per layer."""
+    if len(values) == len(layers):  # one weight tensor per layer (Linear, Conv): nothing to combine
+        return OrderedDict(zip((name for name, _ in layers), values))
     result: OrderedDict[str, float] = OrderedDict()
     position = 0
     for name, tensors in layers:
@@ -165,27 +160,39 @@ class GradientFlow:
 
     ``activations=False`` skips the activation statistics (slightly cheaper).
 
-    Over training (``fit(..., monitor=flow)``) every step appends the gradient norms and grad:data to
-    ``history``. ``updates=True`` adds update:data ‖ΔW‖/‖W‖, which needs a copy of every weight before each
-    step: at depth 20, width 256, batch 128 on two CPU cores that copy and its comparison cost about 10 % of
-    the step on their own (``benchmarks/monitor_overhead.py``), so it is off unless asked for.
+    Over training (``fit(..., monitor=flow)``) every step appends the weight-gradient norms and grad:data to
+    ``history``; the per-layer picture of the last step (``backprop_norms()``, ``activation_stats()``, …) is
+    left to read afterwards. Two more per-step series are off unless asked for, because each costs several per
+    cent of a step (``benchmarks/monitor_overhead.py``: depth 20, width 256, batch 128, two CPU cores):
+
+    - ``updates=True``: update:data ‖ΔW‖/‖W‖, which needs a copy of every weight before each step (≈ 10 %);
+    - ``backprop_history=True``: ‖∂L/∂s‖ of every step in ``history["backprop_norm"]``, which needs a Python
+      hook on every layer's output in every backward pass (≈ 5 %).
     """
 
-    def __init__(self, model: nn.Module, activations: bool = True, updates: bool = False):
+    def __init__(self, model: nn.Module, activations: bool = True, updates: bool = False,
+                 backprop_history: bool = False):
         if not isinstance(model, nn.Module):
             raise TypeError(f"GradientFlow expects a torch.nn.Module, got {type(model).__name__}")
-        for flag, value in (("activations", activations), ("updates", updates)):
+        for flag, value in (("activations", activations), ("updates", updates),
+                            ("backprop_history", backprop_history)):
             if not isinstance(value, bool):
                 raise TypeError(f"{flag} must be True or False, got {value!r}")
         self.model = model
         self.track_activations = activations
         self.track_updates = updates  # fit calls before_update() only when this is True
+        self.track_backprop_history = backprop_history
         #: compute the forward statistics (activation_stats, output_rms) on each pass; ``fit`` switches them off
-        #: on all but its last step, whose values are the ones left to read — gradients are recorded every step.
+        #: on all but its last step, whose values are the ones left to read — weight gradients are recorded every step.
         self.forward_stats = True
+        #: measure ‖∂L/∂s‖ in each backward pass; ``fit`` switches it off on all but its last step, unless
+        #: ``backprop_history`` asks for every step.
+        self.backward_stats = True
         self.layers = layer_modules(model)
         if not self.layers:
             raise ValueError(f"{type(model).__name__} has no layer with a weight matrix to monitor")
+        self._weight_names = {name: [w for w, p in m._parameters.items() if p is not None and w.startswith("weight")
+                                     and p.dim() >= 2] for name, m in self.layers.items()}
         self.activation_modules = OrderedDict(
             (n, m) for n, m in model.named_modules() if isinstance(m, _ACTIVATIONS)) if activations else OrderedDict()
         self._handles: list = []
@@ -250,28 +257,43 @@ class GradientFlow:
         return bool(self._handles)
 
     def _new_pass(self, module, args) -> None:
-        self._order, self._act_order = [], []
+        self._order.clear()  # cleared in place: the layer hooks hold these containers
+        self._act_order = []
         self._backprop_sq.clear()
         self._output_sq.clear()
         self._output_count.clear()
 
     def _layer_hook(self, name: str):
+        order, count, output_sq, backprop_sq = self._order, self._output_count, self._output_sq, self._backprop_sq
+
+        def grad_prehook(grad_outputs, index: int) -> None:
+            grad = grad_outputs[index]
+            if grad is not None:
+                backprop_sq[name] = backprop_sq.get(name, 0.0) + _sq_norm(grad)
+
         def hook(module, args, output) -> None:
-            out = _first_tensor(output)
+            out = output if type(output) is torch.Tensor else _first_tensor(output)
             if out is None:
                 return
-            if name not in self._output_count:
-                self._order.append(name)
-                self._output_count[name] = 0
-                self._output_sq[name] = 0.0
-                self._backprop_sq[name] = 0.0
-            self._output_count[name] += out.numel()
+            if name in count:
+                count[name] += out.numel()
+            else:
+                order.append(name)
+                count[name] = out.numel()
+                output_sq[name] = backprop_sq[name] = 0.0
             if self.forward_stats:
-                self._output_sq[name] += _sq_norm(out)
-            if out.requires_grad:
-                def grad_hook(grad: torch.Tensor) -> None:
-                    self._backprop_sq[name] = self._backprop_sq.get(name, 0.0) + _sq_norm(grad)
-                out.register_hook(grad_hook)
+                output_sq[name] += _sq_norm(out)
+            if not self.backward_stats:
+                return
+            node = out.grad_fn
+            if node is not None:
+                # A pre-hook on the node that made ``out`` receives ∂L/∂out once every use of ``out`` has added its
+                # part, as a tensor hook would (also when ``out`` is later changed in place, e.g. ``out += x``), and
+                # costs less to register on every pass.
+                index = out.output_nr
+                node.register_prehook(lambda grad_outputs: grad_prehook(grad_outputs, index))
+            elif out.requires_grad:
+                out.register_hook(lambda grad: grad_prehook((grad,), 0))
         return hook
 
     def _activation_hook(self, name: str, module: nn.Module):
@@ -345,7 +367,9 @@ class GradientFlow:
         return _per_layer(layers, _norms([p for _, params in layers for p in params]))
 
     def _weights_in_order(self) -> list[tuple[str, list[torch.Tensor]]]:
-        return [(name, _weight_params(self.layers[name])) for name in self.layer_order()]
+        weight_names, layers = self._weight_names, self.layers
+        return [(name, [p for w in weight_names[name] if (p := layers[name]._parameters.get(w)) is not None])
+                for name in self.layer_order()]
 
     # -- over training ----------------------------------------------------------------
     def before_update(self) -> None:
@@ -367,19 +391,17 @@ class GradientFlow:
         """Append this step's gradient norms and ratios to ``history`` (call after ``optimizer.step()``).
 
         grad:data is measured with the weights after the step (the change is tiny);
-        update:data needs :meth:`before_update` to have been called, otherwise it is skipped.
+        update:data needs :meth:`before_update` to have been called, otherwise it is skipped;
+        ‖∂L/∂s‖ goes into ``history["backprop_norm"]`` when the monitor was built with ``backprop_history=True``.
         ``param_grad_norms``, ``{id(parameter): ‖gradient‖}``, passes norms the caller has already computed
         (``fit`` has, for its total gradient norm) so the gradients are not read a second time.
         """
         layers = self._weights_in_order()
         flat = [p for _, params in layers for p in params]
         known = param_grad_norms or {}
-        reused = [known.get(id(p)) for p in flat]
-        measured = _norms([p.grad if norm is None else None for p, norm in zip(flat, reused)] + flat)
+        values = _norms([p.grad for p in flat] + flat, [known.get(id(p)) for p in flat] + [None] * len(flat))
         k = len(flat)
-        grad_values = [value if norm is None else _checked_norm(norm, p.grad)
-                       for value, norm, p in zip(measured[:k], reused, flat)]
-        grads, weights = _per_layer(layers, grad_values), _per_layer(layers, measured[k:])
+        grads, weights = _per_layer(layers, values[:k]), _per_layer(layers, values[k:])
         updates: dict[str, float] = {}
         if self._weights_before is not None:
             before_layers, before = self._weights_before
@@ -391,9 +413,12 @@ class GradientFlow:
         for name, g in grads.items():
             w = weights[name] or math.nan
             if name not in grad_norm:
-                grad_norm[name], backprop_norm[name], grad_data[name] = [], [], []
+                grad_norm[name], grad_data[name] = [], []
+                if self.track_backprop_history:
+                    backprop_norm[name] = []
             grad_norm[name].append(g)
-            backprop_norm[name].append(math.sqrt(backprop_sq.get(name, 0.0)))
+            if self.track_backprop_history:
+                backprop_norm[name].append(math.sqrt(backprop_sq.get(name, 0.0)))
             grad_data[name].append(g / w)
             if name in updates:
                 h["update_data"].setdefault(name, []).append(updates[name] / w)

@@ -103,9 +103,10 @@ def fit(model: nn.Module, data, steps: int, lr: float, optimizer: str = "sgd", *
       (Pascanu, Mikolov & Bengio 2013, Algorithm 1); ``History.grad_norm`` records the norm before clipping;
     - ``loss``: ``"cross_entropy"`` for integer class labels, ``"bce"`` for a single logit and 0/1 targets,
       ``"mse"`` otherwise; ``"auto"`` picks from the targets;
-    - ``monitor``: a :class:`~gvcourse.monitor.GradientFlow` on this model; every step's gradient norms and
-      grad:data (and update:data, for ``GradientFlow(model, updates=True)``) are appended to its history; its
-      activation statistics are computed on the last step only, the one they describe afterwards.
+    - ``monitor``: a :class:`~gvcourse.monitor.GradientFlow` on this model; every step's weight-gradient norms
+      and grad:data (and update:data for ``GradientFlow(model, updates=True)``, ‖∂L/∂s‖ for
+      ``backprop_history=True``) are appended to its history; its back-propagated norms and activation
+      statistics are measured on the last step only, the one they describe afterwards.
 
     The progress bar shows no timings, so its last line is the same on every run.
     """
@@ -137,10 +138,13 @@ def fit(model: nn.Module, data, steps: int, lr: float, optimizer: str = "sgd", *
     bar = tqdm(range(steps), desc=desc, bar_format=BAR_FORMAT, disable=not progress, file=sys.stderr,
                mininterval=0.5, ascii=True)
     forward_stats = monitor.forward_stats if monitor is not None else False
+    backward_stats = monitor.backward_stats if monitor is not None else False
     try:
         for step in bar:
-            if monitor is not None:  # activation statistics only on the last step: earlier ones would be overwritten
-                monitor._set_forward_stats(forward_stats and step == steps - 1)
+            if monitor is not None:  # per-pass statistics only on the last step: earlier ones would be overwritten
+                last = step == steps - 1
+                monitor._set_forward_stats(forward_stats and last)
+                monitor.backward_stats = backward_stats and (last or monitor.track_backprop_history)
             idx = torch.randint(0, n, (min(batch_size, n),), generator=gen) if batch_size < n else torch.arange(n)
             out = model(x[idx])
             kind = _resolve_loss(loss, out, y[idx])
@@ -163,6 +167,7 @@ def fit(model: nn.Module, data, steps: int, lr: float, optimizer: str = "sgd", *
         bar.close()
         if monitor is not None:
             monitor._set_forward_stats(forward_stats)
+            monitor.backward_stats = backward_stats
         if attached_here:
             monitor.detach()
     return history

@@ -69,6 +69,41 @@ def test_backprop_norm_is_gradient_at_layer_output():
     assert flow.backprop_variances()["fc2"] == pytest.approx(float(g.pow(2).mean()), rel=1e-5)
 
 
+class InPlaceAfterLayer(nn.Module):
+    """A layer output scaled in place and used twice: the hook must see ∂L/∂s for s as the layer returned it."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3, 4)
+        self.out = nn.Linear(4, 1)
+
+    def forward(self, x):
+        s = self.fc(x)
+        s.mul_(2.0)  # in place, as ``out += identity`` in a residual block
+        return self.out(s) + s.pow(2).sum(dim=1, keepdim=True)
+
+
+def test_backprop_norm_with_in_place_change_and_reuse():
+    model = InPlaceAfterLayer()
+    x = torch.randn(6, 3)
+    with GradientFlow(model) as flow:
+        model(x).sum().backward()
+    s = model.fc(x)  # the same function written without the in-place change
+    (g,) = torch.autograd.grad((model.out(2 * s) + (2 * s).pow(2).sum(dim=1, keepdim=True)).sum(), s)
+    assert flow.backprop_norms()["fc"] == pytest.approx(float(g.norm()), rel=1e-5)
+
+
+def test_lstm_backprop_norm_is_gradient_at_its_output():
+    lstm = nn.LSTM(3, 5, batch_first=True)
+    x = torch.randn(2, 7, 3)
+    with GradientFlow(lstm) as flow:
+        out, (h, _) = lstm(x)
+        (out.pow(2).sum() + h.sum()).backward()
+    out, (h, _) = lstm(x)
+    (g,) = torch.autograd.grad(out.pow(2).sum() + h.sum(), out, retain_graph=True)
+    assert flow.backprop_norms()[""] == pytest.approx(float(g.norm()), rel=1e-5)
+
+
 def test_activation_stats_saturation_and_dead_units():
     sat = nn.Sequential(nn.Linear(4, 6), nn.Sigmoid())
     with torch.no_grad():

@@ -46,6 +46,23 @@ def test_fit_with_monitor_records_every_step():
     assert flow._scratch is None  # the weight copy for update:data is freed when fit detaches the monitor
 
 
+def test_fit_monitor_back_propagated_norms_are_the_last_steps_or_every_steps():
+    task = data.teacher_task(n=256, d=8, classes=3)
+    default, every = GradientFlow(nets.mlp(4, 16, 8, 3, seed=0)), None
+    fit(default.model, task, steps=6, lr=0.05, monitor=default, progress=False)
+    model = nets.mlp(4, 16, 8, 3, seed=0)
+    every = GradientFlow(model, backprop_history=True)
+    fit(model, task, steps=6, lr=0.05, monitor=every, progress=False)
+    assert default.history["backprop_norm"] == {} and default.backward_stats  # restored after fit
+    last = default.backprop_norms()
+    assert list(last) == list(every.backprop_norms()) and all(v > 0 for v in last.values())
+    for name, series in every.history["backprop_norm"].items():
+        assert len(series) == 6 and series[-1] == last[name] == every.backprop_norms()[name]
+        assert len(set(series)) > 1  # measured on every step, not the last value repeated
+    with pytest.raises(TypeError, match="backprop_history"):
+        GradientFlow(model, backprop_history=1)
+
+
 def test_fit_monitor_without_updates_keeps_no_weight_copy_and_reads_last_step_activations():
     model = nets.mlp(3, 16, 8, 3, activation="tanh", seed=0)
     x, y = data.teacher_task(n=256, d=8, classes=3)
