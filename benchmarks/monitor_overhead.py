@@ -94,16 +94,18 @@ def scaling(rounds: int, steps: int) -> None:
     """The default monitor's ratio at other batch sizes: its cost per step is nearly fixed (hooks, one read of
     the weights), so its share falls as the step grows."""
     model, data = _setup()
+    start_from = {k: v.clone() for k, v in model.state_dict().items()}
     print("  default monitor's ratio by batch size (median of interleaved rounds):", end="")
     for batch in (64, 128, 256, 512):
         ratios = []
         for _ in range(max(5, rounds // 2)):
-            start = time.perf_counter()
-            fit(model, data, steps, lr=1e-3, batch_size=batch, progress=False)
-            bare = time.perf_counter() - start
-            start = time.perf_counter()
-            fit(model, data, steps, lr=1e-3, batch_size=batch, monitor=GradientFlow(model), progress=False)
-            ratios.append((time.perf_counter() - start) / bare)
+            times = []
+            for monitor in (None, GradientFlow(model)):
+                model.load_state_dict(start_from)
+                start = time.perf_counter()
+                fit(model, data, steps, lr=1e-3, batch_size=batch, monitor=monitor, progress=False)
+                times.append(time.perf_counter() - start)
+            ratios.append(times[1] / times[0])
         print(f"  batch {batch}: {statistics.median(ratios):.3f}", end="")
     print()
 
@@ -147,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=50)
     args = parser.parse_args(argv)
     overhead(args.rounds, args.steps)
-    scaling(args.rounds, 20)
+    scaling(args.rounds, args.steps)
     memory()
     return 0
 

@@ -162,12 +162,12 @@ class GradientFlow:
 
     Over training (``fit(..., monitor=flow)``) every step appends the weight-gradient norms and grad:data to
     ``history``; the per-layer picture of the last step (``backprop_norms()``, ``activation_stats()``, …) is
-    left to read afterwards. Two more per-step series are off unless asked for, because each costs several per
-    cent of a step (``benchmarks/monitor_overhead.py``: depth 20, width 256, batch 128, two CPU cores):
+    left to read afterwards. Two more per-step series are off unless asked for, because they cost time on every
+    step (``benchmarks/monitor_overhead.py``: depth 20, width 256, batch 128, two CPU cores):
 
-    - ``updates=True``: update:data ‖ΔW‖/‖W‖, which needs a copy of every weight before each step (≈ 10 %);
+    - ``updates=True``: update:data ‖ΔW‖/‖W‖, which needs a copy of every weight before each step (≈ 9 % more);
     - ``backprop_history=True``: ‖∂L/∂s‖ of every step in ``history["backprop_norm"]``, which needs a Python
-      hook on every layer's output in every backward pass (≈ 5 %).
+      hook on every layer's output in every backward pass (a few per cent at most; within that benchmark's noise).
     """
 
     def __init__(self, model: nn.Module, activations: bool = True, updates: bool = False,
