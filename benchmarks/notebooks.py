@@ -14,6 +14,7 @@ all notebooks ≤ 600 s serial).
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -42,7 +43,7 @@ def run(path: Path, timeout: int = 600) -> tuple[float, float, float, int]:
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     slowest, slowest_index = 0.0, -1
-    with client.setup_kernel():
+    with client.setup_kernel(stderr=subprocess.DEVNULL):  # the kernel's start-up notices would break up the table
         for index, cell in enumerate(nb.cells):
             t0 = time.perf_counter()
             client.execute_cell(cell, index)
