@@ -132,6 +132,10 @@ def test_page_offline_without_errors(browser, server, entry):
 def test_accessibility_axe(browser, server, entry):
     context, page, _, _ = open_offline(browser, f"{server}/{entry}.html")
     try:
+        # as a reader meets the page: stylesheets and fonts loaded, and the theme's tab stops for scrollable
+        # cells updated (it debounces that by 300 ms)
+        page.evaluate("async () => { await document.fonts.ready; }")
+        page.wait_for_timeout(400)
         page.add_script_tag(path=str(AXE))
         result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
         bad = [f"{v['id']} ({v['impact']}): {v['help']} — e.g. {v['nodes'][0]['target']}"

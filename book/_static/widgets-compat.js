@@ -35,7 +35,21 @@
     });
   }
 
+  // 3. The theme makes a code cell or output that scrolls keyboard-focusable (tabindex 0) when the DOM is ready,
+  //    on resize and when the page's content changes — but not when stylesheets or fonts finish loading later and
+  //    only then make a cell wider than its column. Check again at those moments, so that every scrollable cell
+  //    can be scrolled from the keyboard (axe-core: scrollable-region-focusable).
+  var SCROLLABLE = ["pre", ".nboutput > .output_area", ".cell_output > .output", ".jp-RenderedHTMLCommon",
+                    ".pst-scrollable-table-container"].join(", ");
+  function updateTabStops() {
+    document.querySelectorAll(SCROLLABLE).forEach(function (el) {
+      if (el.scrollWidth > el.clientWidth || el.scrollHeight > el.clientHeight) { el.tabIndex = 0; }
+    });
+  }
+
   installMathJaxShim();
+  window.addEventListener("load", updateTabStops);
+  if (document.fonts && document.fonts.ready) { document.fonts.ready.then(updateTabStops); }
   document.addEventListener("DOMContentLoaded", function () {
     installMathJaxShim();
     nameSliderHandles();
