@@ -51,10 +51,15 @@ class ActivationStats:
     dead: float  # fraction of units saturated (or zero, for ReLU) on every example of the batch
 
 
-def _weight_params(module: nn.Module) -> list[torch.Tensor]:
-    """The module's own weight matrices / filter banks (``weight``, ``weight_ih_l0``, …; not biases)."""
-    return [p for name, p in module._parameters.items()
+def _weight_names(module: nn.Module) -> list[str]:
+    """Names of the module's own weight matrices / filter banks (``weight``, ``weight_ih_l0``, …; not biases)."""
+    return [name for name, p in module._parameters.items()
             if p is not None and name.startswith("weight") and p.dim() >= 2]
+
+
+def _weight_params(module: nn.Module) -> list[torch.Tensor]:
+    """The module's own weight matrices / filter banks."""
+    return [module._parameters[name] for name in _weight_names(module)]
 
 
 def layer_modules(model: nn.Module) -> OrderedDict[str, nn.Module]:
@@ -97,8 +102,12 @@ def _norms(tensors: list[torch.Tensor | None], known: list[torch.Tensor | None] 
     todo = [t for t, norm in zip(tensors, known) if t is not None and norm is None]
     with torch.no_grad():
         fresh = iter(torch._foreach_norm(todo) if todo else ())
-        norms = [None if t is None else norm if norm is not None else next(fresh) for t, norm in zip(tensors, known)]
-        present = [norm for norm in norms if norm is not None]  # 0-d tensors
+        norms = []  # a 0-d tensor per present tensor, None where there is none
+        for tensor, norm in zip(tensors, known):
+            if tensor is not None and norm is None:
+                norm = next(fresh)
+            norms.append(None if tensor is None else norm)
+        present = [norm for norm in norms if norm is not None]
         values = iter(torch.stack(present).tolist() if present else ())
     result = []
     for tensor, norm in zip(tensors, norms):
@@ -191,8 +200,7 @@ class GradientFlow:
         self.layers = layer_modules(model)
         if not self.layers:
             raise ValueError(f"{type(model).__name__} has no layer with a weight matrix to monitor")
-        self._weight_names = {name: [w for w, p in m._parameters.items() if p is not None and w.startswith("weight")
-                                     and p.dim() >= 2] for name, m in self.layers.items()}
+        self._weight_names = {name: _weight_names(m) for name, m in self.layers.items()}  # looked up every step
         self.activation_modules = OrderedDict(
             (n, m) for n, m in model.named_modules() if isinstance(m, _ACTIVATIONS)) if activations else OrderedDict()
         self._handles: list = []
@@ -272,7 +280,7 @@ class GradientFlow:
                 backprop_sq[name] = backprop_sq.get(name, 0.0) + _sq_norm(grad)
 
         def hook(module, args, output) -> None:
-            out = output if type(output) is torch.Tensor else _first_tensor(output)
+            out = _first_tensor(output)
             if out is None:
                 return
             if name in count:
