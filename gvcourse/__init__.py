@@ -10,15 +10,26 @@ from . import autograd, data, gan, monitor, nets, plots, sequence, theory, train
 from .autograd import Value
 from .diagnose import diagnose as diagnose  # the function; the module stays importable as gvcourse.diagnose
 from .monitor import GradientFlow
+from .reproducibility import use_reproducible_numerics
 from .seeding import seed_all
 from .train import evaluate, fit
 
 __version__ = "0.1.0"
 __all__ = ["autograd", "data", "gan", "monitor", "nets", "plots", "sequence", "theory", "train",
-           "Value", "GradientFlow", "seed_all", "fit", "evaluate", "setup_notebook"]
+           "Value", "GradientFlow", "seed_all", "fit", "evaluate", "setup_notebook",
+           "use_reproducible_numerics"]
 
 
-def setup_notebook(seed: int = 0) -> int:
-    """Seed everything and apply the course's figure style — the first line of every chapter."""
+def setup_notebook(seed: int = 0, threads: int = 1) -> int:
+    """The first line of every chapter: reproducible numerics, seeded generators, the figure style.
+
+    Applies the numerics policy first (:func:`use_reproducible_numerics`: the same PyTorch kernels,
+    MKL's cross-vendor reproducible branch, no oneDNN, ``threads`` PyTorch threads), so that a
+    chapter prints the same numbers on every x86-64 CPU — the numbers its prose quotes and the
+    test suite compares — and never oversubscribes a small machine (Colab, Binder, a hub pod).
+    It must run before any computation; it warns if it comes too late. Then it seeds Python,
+    NumPy and PyTorch and sets the course's figure style. Returns the seed.
+    """
+    use_reproducible_numerics(threads)
     plots.use_course_style()
     return seed_all(seed)
