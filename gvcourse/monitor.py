@@ -303,6 +303,10 @@ class GradientFlow:
         if _is_compiled(model):
             raise TypeError("GradientFlow cannot see inside a torch.compile-d model: its hooks would be compiled "
                             "away or skipped. Monitor the module itself (model._orig_mod) and run it uncompiled")
+        for name, module in model.named_modules():
+            if isinstance(module, torch.jit.ScriptModule):
+                raise TypeError(f"GradientFlow cannot hook {name} ({type(module).__name__}), a torch.jit.script-ed "
+                                "module: hooks cannot be registered on it. Monitor the Python module before scripting")
         modules, free = weight_entries(model)
         #: ``{entry name: module}`` for every entry that is a module (today's layers first, then new module entries)
         self.layers = OrderedDict((name, module) for name, (module, _) in modules.items())

@@ -161,7 +161,7 @@ def test_backprop_variance_after_several_forwards_and_under_checkpointing():
 def test_scripted_submodule_is_refused_and_no_hook_survives():
     model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), torch.jit.script(nn.Linear(4, 2)))
     with pytest.raises(TypeError, match="script"):
-        GradientFlow(model).attach()
+        GradientFlow(model)
     assert _no_hooks(model)
     with pytest.raises(TypeError, match="script"):
         GradientFlow(torch.jit.script(nn.Linear(3, 3)))
@@ -208,3 +208,119 @@ def test_functional_call_is_refused_not_zero():
     with pytest.raises(ValueError, match="functional_call"):
         flow.grad_norms()
     assert flow.backprop_norms()["0"] > 0  # the layer outputs were still seen
+
+
+# -- diagnose: verdicts ---------------------------------------------------------------------------------------------
+def _aux_loss(out, y):
+    logits, aux1, aux2 = out
+    return F.cross_entropy(logits, y) + 0.3 * (F.cross_entropy(aux1, y) + F.cross_entropy(aux2, y))
+
+
+HEALTHY = {
+    **{name: (build, batch, F.cross_entropy) for name, (build, batch) in BUILDERS.items()},
+    "efficientnet, 1000-class head": (lambda: A.efficientnet(1000), lambda: A.images(4, 32, 1000), F.cross_entropy),
+    "inception, aux heads in the loss": (A.Inception, lambda: A.images(4, 32), _aux_loss),
+    "inception, aux heads unused": (A.Inception, lambda: A.images(4, 32), lambda o, y: F.cross_entropy(o[0], y)),
+    "transformer, frozen embedding": (lambda: A.TextClassifier(freeze_embedding=True), lambda: A.token_batch(4),
+                                      F.cross_entropy),
+}
+
+
+@pytest.mark.parametrize("name", list(HEALTHY))
+def test_default_initialised_architectures_are_healthy(name):
+    torch.manual_seed(0)
+    build, batch, loss = HEALTHY[name]
+    x, y = batch()
+    report = diagnose(build(), x, y, loss)
+    assert report.verdict == "healthy", str(report)
+    assert report.triggered == []
+
+
+def test_layers_without_gradient_by_design_are_reported_not_judged():
+    torch.manual_seed(0)
+    x, y = A.images(4, 32)
+    report = diagnose(A.Inception(), x, y, lambda o, t: F.cross_entropy(o[0], t))
+    assert report.layer("aux1.fc2").status == "unused" and math.isnan(report.layer("aux1.fc2").backprop_ratio)
+    assert "(unused)" in str(report) and any("unused" in n for n in report.notes)
+    tokens, labels = A.token_batch(4)
+    report = diagnose(A.TextClassifier(freeze_embedding=True), tokens, labels, F.cross_entropy)
+    assert report.layer("embed").status == "frozen" and report.layer("embed").grad_norm == 0.0
+    report = diagnose(A.mobilenet_v3(), x, y, F.cross_entropy)
+    assert report.layer("3.block.3.fc1").status == "side branch"
+
+
+BROKEN = {
+    "sigmoid CNN, no normalization": (lambda: A.plain_cnn(10, nn.Sigmoid), "vanishing"),
+    "tanh CNN, sigma_w = 3, 30 layers": (lambda: A.plain_cnn(30, nn.Tanh, 3.0), "exploding"),
+}
+
+
+@pytest.mark.parametrize("name", list(BROKEN))
+def test_broken_variants_are_caught(name):
+    torch.manual_seed(0)
+    build, expected = BROKEN[name]
+    x, y = A.images(4, 16)
+    report = diagnose(build(), x, y, F.cross_entropy)
+    assert report.verdict == expected, str(report)
+
+
+def test_tanh_mlp_sigma_w_3_explodes():
+    torch.manual_seed(0)
+    layers = []
+    for _ in range(20):
+        lin = nn.Linear(64, 64)
+        nn.init.normal_(lin.weight, 0.0, 3.0 / 8.0)
+        nn.init.zeros_(lin.bias)
+        layers += [lin, nn.Tanh()]
+    model = nn.Sequential(nn.Linear(32, 64), nn.Tanh(), *layers, nn.Linear(64, 10))
+    x, y = torch.randn(64, 32), torch.randint(0, 10, (64,))
+    assert diagnose(model, x, y, F.cross_entropy).verdict == "exploding"
+
+
+# -- diagnose: errors -----------------------------------------------------------------------------------------------
+def test_errors_name_the_problem():
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    x, y = torch.randn(6, 4), torch.randint(0, 3, (6,))
+    with torch.no_grad(), pytest.raises(ValueError, match="no_grad"):
+        diagnose(model, x, y, F.cross_entropy)
+    scripted = nn.Sequential(nn.Linear(4, 8), torch.jit.script(nn.Linear(8, 3)))
+    with pytest.raises(TypeError, match="script"):
+        diagnose(scripted, x, y, F.cross_entropy)
+    assert _no_hooks(scripted)
+
+
+def test_time_major_ctc_output_is_accepted():
+    torch.manual_seed(0)
+
+    class CTCNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn, self.out = nn.GRU(5, 16), nn.Linear(16, 6)  # time-major: (T, B, features)
+
+        def forward(self, x):
+            return self.out(self.rnn(x)[0]).log_softmax(-1)
+
+    x, targets = torch.randn(12, 3, 5), torch.randint(1, 6, (3, 4))
+
+    def ctc(out, t):
+        return F.ctc_loss(out, t, torch.full((3,), 12), torch.full((3,), 4))
+
+    report = diagnose(CTCNet(), x, targets, ctc)
+    assert report.verdict in ("healthy", "vanishing", "exploding") and report.layer("out").backprop_norm > 0
+
+
+def test_reentrant_checkpointing_works():
+    torch.manual_seed(0)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU())
+            self.head = nn.Linear(16, 3)
+
+        def forward(self, x):
+            return self.head(checkpoint(self.body, x, use_reentrant=True))
+
+    x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
+    report = diagnose(Net(), x, y, F.cross_entropy)
+    assert report.verdict == "healthy" and report.layer("body.0").backprop_norm > 0
