@@ -9,7 +9,14 @@ The evidence (all from one pass, in the order the forward pass ran the layers):
 - the **back-propagated gradient** ‖∂L/∂s_l‖ arriving at each layer's output s_l (Glorot & Bengio 2010, §4.2.1),
   relative to the gradient at the last layer: the chain-rule product of the layers in between
   (Pascanu, Mikolov & Bengio 2013, eq. 6). Weight gradients ∂L/∂W_l = (∂L/∂s_l) x_lᵀ also carry the layer input
-  x_l, so they can look flat while this product collapses; the verdict reads the product, not the weight gradients;
+  x_l, so they can look flat while this product collapses; the verdict reads the product, not the weight gradients.
+  To compare layers of different shapes the norm is multiplied by √P, P the positions per example sharing the
+  layer's weights (a feature map's pixels, a sequence's tokens): a global-average-pool read-out gives each of P
+  positions 1/P of the pooled gradient, so the plain norm shrinks as 1/√P though nothing vanished, while
+  ‖∂L/∂s‖·√P is unchanged by it. Per-entry RMS would shrink as 1/P, and with fan-in initialization the plain
+  norm (not the RMS) is what a dense layer preserves (‖Wᵀδ‖ ≈ ‖δ‖), so dense layers (P = 1) keep the plain norm.
+  Layers that get no gradient by design (frozen, or output not reaching the loss) and side branches on globally
+  pooled features (squeeze-and-excitation gates, auxiliary heads) are marked and do not decide;
 - the **forward signal**: the root-mean-square of every layer's output relative to the first layer's (a collapse
   or a blow-up of the forward pass), and each activation's std, saturated and dead fractions
   (:class:`gvcourse.monitor.GradientFlow`);
