@@ -9,7 +9,14 @@ The evidence (all from one pass, in the order the forward pass ran the layers):
 - the **back-propagated gradient** ‖∂L/∂s_l‖ arriving at each layer's output s_l (Glorot & Bengio 2010, §4.2.1),
   relative to the gradient at the last layer: the chain-rule product of the layers in between
   (Pascanu, Mikolov & Bengio 2013, eq. 6). Weight gradients ∂L/∂W_l = (∂L/∂s_l) x_lᵀ also carry the layer input
-  x_l, so they can look flat while this product collapses; the verdict reads the product, not the weight gradients;
+  x_l, so they can look flat while this product collapses; the verdict reads the product, not the weight gradients.
+  To compare layers of different shapes the norm is multiplied by √P, P the positions per example sharing the
+  layer's weights (a feature map's pixels, a sequence's tokens): a global-average-pool read-out gives each of P
+  positions 1/P of the pooled gradient, so the plain norm shrinks as 1/√P though nothing vanished, while
+  ‖∂L/∂s‖·√P is unchanged by it. Per-entry RMS would shrink as 1/P, and with fan-in initialization the plain
+  norm (not the RMS) is what a dense layer preserves (‖Wᵀδ‖ ≈ ‖δ‖), so dense layers (P = 1) keep the plain norm.
+  Layers that get no gradient by design (frozen, or output not reaching the loss) and side branches on globally
+  pooled features (squeeze-and-excitation gates, auxiliary heads) are marked and do not decide;
 - the **forward signal**: the root-mean-square of every layer's output relative to the first layer's (a collapse
   or a blow-up of the forward pass), and each activation's std, saturated and dead fractions
   (:class:`gvcourse.monitor.GradientFlow`);
@@ -42,7 +49,7 @@ import torch
 from torch import nn
 
 from ._checks import one_of
-from .monitor import _ACTIVATIONS, GradientFlow, _first_tensor, _sq_norm
+from .monitor import _ACTIVATIONS, GradientFlow, _dense, _first_tensor, _sq_norm
 
 __all__ = ["diagnose", "DiagnosisReport", "LayerReport", "TimeReport", "Suggestion", "VERDICTS",
            "VANISHING_RATIO", "EXPLODING_RATIO", "CHAPTERS", "MODES"]
@@ -91,6 +98,11 @@ class LayerReport:
     act_std: float = math.nan
     saturated: float = math.nan  # fraction of entries where the activation's derivative < 5 % of its maximum
     dead: float = math.nan  # fraction of units stuck (saturated, or 0 for ReLU) on every example
+    #: "" when the layer counts for the verdict; "frozen" (its weights need no gradient and none reaches its
+    #: output), "unused" (its output does not reach the loss) or "side branch" (works on globally pooled
+    #: features while later layers still work on feature maps: a squeeze-and-excitation gate, an auxiliary head)
+    status: str = ""
+    positions: int = 1  # spatial positions (or tokens) per example sharing the layer's weights
 
 
 @dataclass(frozen=True)
@@ -169,10 +181,17 @@ class DiagnosisReport:
         rows = []
         for lay in self.layers:
             flag = " ◀" if lay.name in self.triggered else ""
-            rows.append([lay.name + flag, lay.kind, _num(lay.grad_norm), _num(lay.backprop_norm),
+            status = f" ({lay.status})" if lay.status else ""
+            rows.append([lay.name + status + flag, lay.kind, _num(lay.grad_norm), _num(lay.backprop_norm),
                          _num(lay.backprop_ratio), _num(lay.grad_data), _num(lay.output_rms), _num(lay.act_std),
                          _pct(lay.saturated), _pct(lay.dead)])
         return rows
+
+    def _ratio_text(self) -> str:
+        if all(lay.positions == 1 for lay in self.layers):
+            return "ratio = ‖∂L/∂s‖ of the layer / ‖∂L/∂s‖ of the last layer"
+        return ("ratio = ‖∂L/∂s‖·√positions of the layer / the same at the last layer (positions: a feature map's "
+                "pixels or a sequence's tokens per example)")
 
     def _header(self) -> str:
         trig = f" — triggered by {', '.join(self.triggered)}" if self.triggered else ""
@@ -183,8 +202,8 @@ class DiagnosisReport:
         widths = [max(len(r[i]) for r in rows) for i in range(len(self._COLUMNS))]
         fmt = lambda r: "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
         lines = [self._header(), fmt(rows[0]), "  ".join("-" * w for w in widths)] + [fmt(r) for r in rows[1:]]
-        lines.append("ratio = ‖∂L/∂s‖ of the layer / ‖∂L/∂s‖ of the last layer; "
-                     f"vanishing below {self.vanishing_ratio:g}, exploding above {self.exploding_ratio:g}")
+        lines.append(f"{self._ratio_text()}; vanishing below {self.vanishing_ratio:g}, exploding above "
+                     f"{self.exploding_ratio:g}")
         for tr in self.through_time:
             lines.append(f"gradient through time in {tr.name}: ‖∂L/∂h_t‖ from {_num(tr.norms[0])} (t = 1) to "
                          f"{_num(tr.norms[-1])} (t = {len(tr.norms)}), ratio first/last {_num(tr.ratio)}")
@@ -215,7 +234,7 @@ class DiagnosisReport:
             cells = "".join(f"<td>{esc(c)}</td>" for c in row)
             parts.append(f"<tr{style}>{cells}</tr>")
         parts.append("</tbody></table>")
-        parts.append(f"<p><small>ratio = ‖∂L/∂s‖ of the layer / ‖∂L/∂s‖ of the last layer; vanishing below "
+        parts.append(f"<p><small>{esc(self._ratio_text())}; vanishing below "
                      f"{self.vanishing_ratio:g}, exploding above {self.exploding_ratio:g}.</small></p>")
         for tr in self.through_time:
             parts.append(f"<p>Gradient through time in <code>{esc(tr.name)}</code>: ‖∂L/∂h_t‖ from "
@@ -445,6 +464,9 @@ def diagnose(model: nn.Module, inputs, targets: torch.Tensor, loss_fn: Callable,
             raise ValueError(f"{nm} must be a positive finite number, got {v!r}")
     if not vanishing_ratio < 1 < exploding_ratio:
         raise ValueError(f"need vanishing_ratio < 1 < exploding_ratio, got {vanishing_ratio:g} and {exploding_ratio:g}")
+    if not torch.is_grad_enabled() or torch.is_inference_mode_enabled():
+        raise ValueError("diagnose needs a backward pass but was called with gradients disabled (inside "
+                         "torch.no_grad() or torch.inference_mode()): call it outside that block")
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError(f"{type(model).__name__} has no parameter that requires a gradient")
@@ -482,7 +504,10 @@ def diagnose(model: nn.Module, inputs, targets: torch.Tensor, loss_fn: Callable,
                     shapes = ", ".join(str(tuple(t.shape)) for t in xs)
                     raise ValueError(f"model(inputs) failed for inputs of shape {shapes}: {err}") from err
                 out_t = _first_tensor(output)
-                if out_t is not None and out_t.dim() >= 1 and y.dim() >= 1 and out_t.shape[0] != y.shape[0]:
+                time_major = (out_t is not None and out_t.dim() >= 2 and y.dim() >= 1
+                              and out_t.shape[0] != y.shape[0] and out_t.shape[1] == y.shape[0])  # CTC: (T, B, C)
+                if out_t is not None and out_t.dim() >= 1 and y.dim() >= 1 and out_t.shape[0] != y.shape[0] \
+                        and not time_major:
                     raise ValueError(f"the model's output has {out_t.shape[0]} rows (shape {tuple(out_t.shape)}) but "
                                      f"targets has {y.shape[0]} (shape {tuple(y.shape)}): they must match")
                 with warnings.catch_warnings(record=True) as caught:
@@ -507,20 +532,25 @@ def diagnose(model: nn.Module, inputs, targets: torch.Tensor, loss_fn: Callable,
                 if not loss.requires_grad:
                     raise ValueError("the loss does not depend on the model's parameters (no gradient to diagnose)")
                 loss = loss.reshape(())
-                wrt = params + [t for t in x_in if t.requires_grad]
-                grads = torch.autograd.grad(loss, wrt, allow_unused=True)
+                for p in model.parameters():
+                    p.grad = None  # the old gradients are restored below
+                try:
+                    # backward(), not autograd.grad(): reentrant checkpointing (torch.utils.checkpoint with
+                    # use_reentrant=True) supports only the former
+                    loss.backward()
+                except RuntimeError as err:
+                    raise ValueError(f"the backward pass of loss_fn(model(inputs), targets) failed: {err}") from err
+                grads = [p.grad for p in params] + [t.grad for t in x_in if t.requires_grad]
             finally:
                 recorder.detach()
-            for p in model.parameters():
-                p.grad = None
-            for p, g in zip(params, grads):
-                p.grad = g  # read by flow.grad_norms(); restored below
             layer_names = flow.layer_order()
             grad_norms = flow.grad_norms()
             back = flow.backprop_norms()
             rms = flow.output_rms()
             wnorm = flow.weight_norms()
             acts = flow.activation_stats()
+            reached = {n for n, c in flow._backprop_count.items() if c > 0}
+            positions = dict(flow._positions)
         loss_value = float(loss.detach())
     finally:
         for h in handles:
@@ -541,24 +571,50 @@ def diagnose(model: nn.Module, inputs, targets: torch.Tensor, loss_fn: Callable,
             current = name
         elif current is not None and current not in act_after and name in acts:
             act_after[current] = name
-    last_back = back[layer_names[-1]] if layer_names else 0.0
+    status = _statuses(flow, layer_names, reached, positions)
+    counted = [n for n in layer_names if status[n] == "" and n in back]
+    ref = counted[-1] if counted else None
+    ref_back = back[ref] * math.sqrt(positions.get(ref, 1)) if ref is not None else 0.0
     layers = []
     for name in layer_names:
         a = act_after.get(name)
         st = acts.get(a) if a else None
-        ratio = back[name] / last_back if last_back > 0 else math.nan
+        measured = name in back and status[name] == ""
+        ratio = (back[name] * math.sqrt(positions.get(name, 1)) / ref_back
+                 if measured and ref_back > 0 else math.nan)
+        kind = type(flow.layers[name]).__name__ if name in flow.layers else "Parameter"
         layers.append(LayerReport(
-            name=name, kind=type(flow.layers[name]).__name__, grad_norm=grad_norms[name], backprop_norm=back[name],
+            name=name, kind=kind, grad_norm=grad_norms[name], backprop_norm=back.get(name, math.nan),
             backprop_ratio=ratio, grad_data=grad_norms[name] / wnorm[name] if wnorm[name] > 0 else math.nan,
-            output_rms=rms[name], activation=a, act_std=st.std if st else math.nan,
-            saturated=st.saturated if st else math.nan, dead=st.dead if st else math.nan))
+            output_rms=rms.get(name, math.nan), activation=a, act_std=st.std if st else math.nan,
+            saturated=st.saturated if st else math.nan, dead=st.dead if st else math.nan,
+            status=status[name], positions=positions.get(name, 1)))
     through_time = recorder.reports()
-    all_grads_finite = all(g is None or bool(torch.isfinite(g).all()) for g in grads)
+    all_grads_finite = all(g is None or bool(torch.isfinite(_dense(g)).all()) for g in grads)
     return _decide(model, xs, loss_value, all_grads_finite, layers, through_time, recorder.skipped, mode,
                    float(vanishing_ratio), float(exploding_ratio))
 
 
+def _statuses(flow: GradientFlow, names: list[str], reached: set[str], positions: dict[str, int]) -> dict[str, str]:
+    """Which layers decide the verdict: "" for those that do, else why not (see :class:`LayerReport`)."""
+    status = {}
+    for name in names:
+        if name not in flow._output_count or name in reached:
+            status[name] = ""
+            continue
+        tensors = [p for c, k in flow._slots[name] if (p := c._parameters.get(k)) is not None]
+        status[name] = "frozen" if not any(p.requires_grad for p in tensors) else "unused"
+    spatial = [n for n in names if status[n] == "" and positions.get(n, 1) > 1]
+    if spatial:
+        last_spatial = names.index(spatial[-1])
+        for name in names[:last_spatial]:
+            if status[name] == "" and name in positions and positions[name] == 1:
+                status[name] = "side branch"
+    return status
+
+
 def _decide(model, xs, loss_value, grads_finite, layers, through_time, skipped, mode, v_ratio, e_ratio):
+    all_layers = layers
     reasons: list[str] = []
     vanishing: list[str] = []
     exploding: list[str] = []
@@ -567,13 +623,16 @@ def _decide(model, xs, loss_value, grads_finite, layers, through_time, skipped, 
         what = "the loss" if not math.isfinite(loss_value) else "a gradient"
         reasons.append(f"{what} is not finite (NaN or inf): the forward or backward pass overflowed")
         exploding.append("loss" if not math.isfinite(loss_value) else "gradients")
-    # back-propagated gradients, relative to the last layer
-    last = layers[-1] if layers else None
+    excluded = [lay for lay in layers if lay.status]
+    layers = [lay for lay in layers if not lay.status]  # frozen, unused, side branches do not decide
+    # back-propagated gradients, relative to the last layer that has an output the gradient reaches
+    measured = [lay for lay in layers if not math.isnan(lay.backprop_norm)]
+    last = measured[-1] if measured else None
     if last is not None and last.backprop_norm == 0 and math.isfinite(loss_value):
         reasons.append(f"no gradient reaches the last layer ({last.name}): ∂L/∂output is 0 — the loss is flat "
                        "in the output (saturated output unit, or a loss/target bug)")
         vanishing.append(last.name)
-    for lay in layers[:-1]:
+    for lay in measured[:-1]:
         r = lay.backprop_ratio
         if math.isnan(r):
             continue
@@ -582,26 +641,26 @@ def _decide(model, xs, loss_value, grads_finite, layers, through_time, skipped, 
         elif r > e_ratio:
             exploding.append(lay.name)
     if vanishing and last is not None and last.backprop_norm > 0:
-        worst = min(layers[:-1], key=lambda lay: lay.backprop_ratio)
+        worst = min(measured[:-1], key=lambda lay: lay.backprop_ratio)
         reasons.append(f"back-propagated gradient: {worst.name} receives {_num(worst.backprop_ratio)} of the "
                        f"gradient at {last.name} (threshold {v_ratio:g}); {len(vanishing)} layer(s) below it")
     if exploding and any(n in {lay.name for lay in layers} for n in exploding):
-        worst = max(layers[:-1], key=lambda lay: lay.backprop_ratio)
+        worst = max(measured[:-1], key=lambda lay: lay.backprop_ratio)
         reasons.append(f"back-propagated gradient: {worst.name} receives {_num(worst.backprop_ratio)} times the "
                        f"gradient at {last.name} (threshold {e_ratio:g})")
     # the forward signal, relative to the first layer's output
-    if layers and layers[0].output_rms > 0 and math.isfinite(layers[0].output_rms):
-        first = layers[0].output_rms
-        fw = [(lay.name, lay.output_rms / first) for lay in layers[1:] if math.isfinite(lay.output_rms)]
+    if measured and measured[0].output_rms > 0 and math.isfinite(measured[0].output_rms):
+        first = measured[0].output_rms
+        fw = [(lay.name, lay.output_rms / first) for lay in measured[1:] if math.isfinite(lay.output_rms)]
         small = [n for n, f in fw if f < v_ratio]
         large = [n for n, f in fw if f > e_ratio]
         if small:
             reasons.append(f"forward signal collapses: the output RMS of {small[0]} is "
-                           f"{_num(dict(fw)[small[0]])} of {layers[0].name}'s")
+                           f"{_num(dict(fw)[small[0]])} of {measured[0].name}'s")
             vanishing += [n for n in small if n not in vanishing]
         if large:
             reasons.append(f"forward signal blows up: the output RMS of {large[-1]} is "
-                           f"{_num(dict(fw)[large[-1]])} times {layers[0].name}'s")
+                           f"{_num(dict(fw)[large[-1]])} times {measured[0].name}'s")
             exploding += [n for n in large if n not in exploding]
     # the gradient through time
     for tr in through_time:
@@ -627,8 +686,16 @@ def _decide(model, xs, loss_value, grads_finite, layers, through_time, skipped, 
         verdict, triggered = "healthy", []
         reasons.append(f"every layer receives between {v_ratio:g} and {e_ratio:g} times the last layer's "
                        "back-propagated gradient, and the forward signal neither collapses nor blows up")
+    for kind, why in (("frozen", "frozen: their weights do not require a gradient and none reaches their output"),
+                      ("unused", "unused: their output does not reach the loss"),
+                      ("side branch", "side branches working on globally pooled features (squeeze-and-excitation "
+                                      "gates, auxiliary heads), not on the path from input to output")):
+        names = [lay.name for lay in excluded if lay.status == kind]
+        if names:
+            notes.append(f"{len(names)} layer(s) do not decide the verdict, {why}: {', '.join(names)}")
     notes += _notes(xs, layers, model)
     suggestions = _suggest(model, verdict, layers, through_time, triggered)
+    layers = all_layers
     return DiagnosisReport(loss=loss_value, layers=layers, through_time=through_time, verdict=verdict,
                            triggered=triggered, reasons=reasons, suggestions=suggestions, notes=notes, mode=mode,
                            vanishing_ratio=v_ratio, exploding_ratio=e_ratio)

@@ -2,6 +2,21 @@
 
 ``GradientFlow(model)`` hooks every *layer* (a module with a weight matrix or filter bank:
 Linear, Conv, RNN, Embedding, …, however deeply nested) and every activation module.
+It also covers every other *weight tensor* — every parameter with two or more dimensions — wherever it lives:
+
+- a module whose weights are used functionally or not named ``weight*`` gets one entry under its own name:
+  ``nn.MultiheadAttention`` (``attn``: its packed q/k/v projection ``in_proj_weight``; ``attn.out_proj`` is a second
+  entry, whose hook never runs because ``F.multi_head_attention_forward`` uses its weight directly), a Linear whose
+  ``weight`` is read with ``F.linear(x, self.qkv.weight)``, a custom leaf module's ``W``;
+- a module with a ``torch.nn.utils.parametrize`` parametrization (weight norm, orthogonal, spectral norm) reports
+  the tensors the gradient reaches, ``parametrizations.weight.original*``, under the module's name;
+- a free ``nn.Parameter`` on a container — a ViT's ``class_token`` and ``pos_embedding``, a Swin block's
+  ``relative_position_bias_table`` — gets an entry named by its full parameter name.
+
+Biases and normalization gains (one-dimensional parameters) are not reported. A tied weight (one tensor in two
+modules) appears under each module, each time with the norm of its one ``.grad``. Entries whose module never ran
+as a module (functional use) are placed right after the entry that precedes them in ``named_modules()`` order, and
+only once a gradient has reached them; they have no layer output, so no ‖∂L/∂s‖.
 After a forward and backward pass it reports, in the order the forward pass ran the layers:
 
 - ``grad_norms()``: ‖∂L/∂W‖ for each layer's weights;
@@ -14,19 +29,25 @@ After a forward and backward pass it reports, in the order the forward pass ran 
 - over training (``record_step``), ‖∂L/∂W‖, grad:data ‖∂L/∂W‖/‖W‖ and, if asked for, update:data ‖ΔW‖/‖W‖
   and ‖∂L/∂s‖ at every step (Karpathy's "makemore" diagnostics; a healthy update:data is around 1e-3).
 
-Only scalars are stored; the hooks are removed when the ``with`` block ends.
+Only scalars are stored; the hooks are removed when the ``with`` block ends, and none stays if attaching fails.
+What hooks cannot see is said, not reported as zeros: a ``torch.jit.script``-ed module is refused (TypeError), a
+``torch.compile``-d wrapper is refused, a model that ran without its hooks (compiled after the monitor was
+attached) raises a ValueError when its per-pass statistics are read, and so does a pass under
+``torch.func.functional_call`` when ``grad_norms()`` is read (the gradient went to the substituted tensors).
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.nn.utils import parametrize
 
-__all__ = ["GradientFlow", "ActivationStats", "layer_modules"]
+__all__ = ["GradientFlow", "ActivationStats", "layer_modules", "weight_entries"]
 
 # A bounded activation's derivative, written in terms of its output y, is below 5 % of its maximum exactly when
 # y is far from the activation's centre c: |y − c| > r. Sigmoid: y(1 − y) < 0.05/4 ⇔ |y − 1/2| > √(1/4 − 0.0125);
@@ -67,6 +88,74 @@ def layer_modules(model: nn.Module) -> OrderedDict[str, nn.Module]:
     return OrderedDict((name, m) for name, m in model.named_modules() if _weight_params(m))
 
 
+# (container, key): the tensor is ``container._parameters[key]`` — read afresh every time, so a parameter replaced
+# by assignment is still found.
+_Slot = tuple[nn.Module, str]
+
+
+def weight_entries(model: nn.Module) -> tuple[OrderedDict[str, tuple[nn.Module, list[_Slot]]],
+                                              OrderedDict[str, tuple[nn.Module, _Slot]]]:
+    """Every weight tensor (parameter with ≥ 2 dimensions) of ``model``, grouped into report entries.
+
+    Returns ``(modules, free)``: ``modules`` maps a module's name to ``(module, slots)`` — today's layers
+    (:func:`layer_modules`, ``weight*`` tensors) first in ``named_modules`` order, then modules whose weights are
+    named otherwise (``in_proj_weight``, ``W``) or parametrized; ``free`` maps a full parameter name to
+    ``(owner, slot)`` for the remaining tensors (class tokens, positional tables). Each tensor is claimed once,
+    except a tied weight, which every module owning it reports.
+    """
+    modules: OrderedDict[str, tuple[nn.Module, list[_Slot]]] = OrderedDict()
+    free: OrderedDict[str, tuple[nn.Module, _Slot]] = OrderedDict()
+    named = list(model.named_modules())
+    claimed: set[int] = set()
+    parametrized: dict[str, list[_Slot]] = {}
+    for name, module in named:  # parametrizations: module.parametrizations.<tensor>.original*
+        if parametrize.is_parametrized(module):
+            for container in module.parametrizations.values():
+                slots = [(container, key) for key, p in container._parameters.items() if p is not None]
+                parametrized.setdefault(name, []).extend(slots)
+    for name, module in named:
+        own = [(key, p) for key, p in module._parameters.items() if p is not None and p.dim() >= 2]
+        if "parametrizations" in name.split("."):
+            continue  # the parametrized module reports these
+        today = _weight_names(module)
+        if today:
+            slots = [(module, key) for key in today]
+        else:
+            leaf = not any(True for _ in module.children()) or name in parametrized
+            slots = [(module, key) for key, _ in own if "weight" in key or leaf] + parametrized.get(name, [])
+        if slots:
+            modules[name] = (module, slots)
+            claimed.update(id(c._parameters[k]) for c, k in slots)
+    for name, module in named:
+        if "parametrizations" in name.split("."):
+            continue
+        for key, p in module._parameters.items():
+            if p is not None and p.dim() >= 2 and id(p) not in claimed:
+                claimed.add(id(p))
+                free[f"{name}.{key}" if name else key] = (module, (module, key))
+    return modules, free
+
+
+def _is_compiled(model: nn.Module) -> bool:
+    """True for the wrapper ``torch.compile(model)`` returns."""
+    return type(model).__name__ == "OptimizedModule" and hasattr(model, "_orig_mod")
+
+
+def _owner_name(entry: str, free) -> str:
+    """The module name a free tensor's entry belongs to (``blocks.0.attn`` for its bias table)."""
+    return entry.rpartition(".")[0] if entry in free else entry
+
+
+def _positions(module: nn.Module, out: torch.Tensor) -> int:
+    """Positions per example that share the layer's weights in one call: the spatial size of a convolution's
+    feature map, the tokens of a Linear applied to (batch, tokens, features); 1 for a dense layer or an RNN."""
+    if isinstance(module, nn.modules.conv._ConvNd) and out.dim() > 2:
+        return max(1, out[0, 0].numel())
+    if isinstance(module, (nn.RNNBase, nn.RNNCellBase)) or out.dim() <= 2:
+        return 1
+    return max(1, out.numel() // (out.shape[0] * out.shape[-1]))
+
+
 def _first_tensor(output) -> torch.Tensor | None:
     if isinstance(output, torch.Tensor):
         return output
@@ -80,9 +169,19 @@ def _first_tensor(output) -> torch.Tensor | None:
 _TINY, _HUGE = 1e-25, 1e30
 
 
+def _dense(t: torch.Tensor) -> torch.Tensor:
+    """The entries whose squares sum to ‖t‖²: ``t`` itself, or a sparse gradient's stored values
+    (``nn.Embedding(sparse=True)``), coalesced so repeated indices are added before squaring."""
+    if t.layout is torch.strided:
+        return t
+    if t.layout is torch.sparse_coo:
+        return t.detach().coalesce().values()
+    return t.detach().to_dense()  # other sparse layouts: rare, correct if not fast
+
+
 def _sq_norm(t: torch.Tensor) -> float:
     """Σ t² as a Python float: one dot product (float32 or float64), repeated in float64 when float32 cannot hold it."""
-    flat = t.detach().reshape(-1)
+    flat = _dense(t).detach().reshape(-1)
     dtype = flat.dtype
     if dtype is torch.float32:
         total = torch.dot(flat, flat).item()
@@ -99,6 +198,7 @@ def _norms(tensors: list[torch.Tensor | None], known: list[torch.Tensor | None] 
     ``torch.nn.utils.clip_grad_norm_``) and one conversion to Python floats, with results too small or too large
     for float32 recomputed in float64. ``known[i]``, if given, is tensor i's norm computed elsewhere (in float32)."""
     known = known if known is not None else [None] * len(tensors)
+    tensors = [t if t is None or t.layout is torch.strided else _dense(t) for t in tensors]
     todo = [t for t, norm in zip(tensors, known) if t is not None and norm is None]
     with torch.no_grad():
         fresh = iter(torch._foreach_norm(todo) if todo else ())
@@ -197,10 +297,32 @@ class GradientFlow:
         #: measure ‖∂L/∂s‖ in each backward pass; ``fit`` switches it off on all but its last step, unless
         #: ``backprop_history`` asks for every step.
         self.backward_stats = True
-        self.layers = layer_modules(model)
-        if not self.layers:
+        if isinstance(model, torch.jit.ScriptModule):
+            raise TypeError(f"GradientFlow cannot hook a torch.jit.script-ed module ({type(model).__name__}): "
+                            "monitor the Python module before scripting it")
+        if _is_compiled(model):
+            raise TypeError("GradientFlow cannot see inside a torch.compile-d model: its hooks would be compiled "
+                            "away or skipped. Monitor the module itself (model._orig_mod) and run it uncompiled")
+        for name, module in model.named_modules():
+            if isinstance(module, torch.jit.ScriptModule):
+                raise TypeError(f"GradientFlow cannot hook {name} ({type(module).__name__}), a torch.jit.script-ed "
+                                "module: hooks cannot be registered on it. Monitor the Python module before scripting")
+        modules, free = weight_entries(model)
+        #: ``{entry name: module}`` for every entry that is a module (today's layers first, then new module entries)
+        self.layers = OrderedDict((name, module) for name, (module, _) in modules.items())
+        #: ``{full parameter name: owning module}`` for free weight tensors (class tokens, positional tables)
+        self.free_parameters = OrderedDict((name, owner) for name, (owner, _) in free.items())
+        if not self.layers and not self.free_parameters:
             raise ValueError(f"{type(model).__name__} has no layer with a weight matrix to monitor")
-        self._weight_names = {name: _weight_names(m) for name, m in self.layers.items()}  # looked up every step
+        # where each entry's tensors live, looked up every step: [(container, key), ...]
+        self._slots: dict[str, list[_Slot]] = {name: slots for name, (_, slots) in modules.items()}
+        self._slots.update({name: [slot] for name, (_, slot) in free.items()})
+        # entries in named_modules order (a module's free tensors at the module, before its children)
+        position = {name: i for i, (name, _) in enumerate(model.named_modules())}
+        self._static = sorted(self._slots, key=lambda n: (position.get(n, position.get(
+            _owner_name(n, free), -1)), n not in modules))
+        self._static_index = {name: i for i, name in enumerate(self._static)}
+        self._originals = [(c, k, c._parameters[k]) for slots in self._slots.values() for c, k in slots]
         self.activation_modules = OrderedDict(
             (n, m) for n, m in model.named_modules() if isinstance(m, _ACTIVATIONS)) if activations else OrderedDict()
         self._handles: list = []
@@ -208,8 +330,15 @@ class GradientFlow:
         self._order: list[str] = []
         self._act_order: list[str] = []
         self._backprop_sq: dict[str, float] = {}
+        self._backprop_count: dict[str, int] = {}  # entries of ∂L/∂s that arrived, over the passes of one backward
         self._output_sq: dict[str, float] = {}
         self._output_count: dict[str, int] = {}
+        self._positions: dict[str, int] = {}  # spatial/token positions per example and call, for diagnose
+        self._arrived = [False]  # a gradient reached a layer output since the backward statistics were last cleared
+        self._passes = 0  # forward passes of the whole model seen since attach()
+        self._grad_enabled = True  # whether the last pass ran with autograd on
+        self._functional = False  # the last pass ran with substituted parameters (torch.func.functional_call)
+        self._grads_at_attach: list | None = None
         self._act_stats: dict[str, ActivationStats] = {}
         self._weights_before: tuple[list, list[torch.Tensor]] | None = None
         self._scratch: list[torch.Tensor] | None = None  # one copy of the weights for update:data, freed by detach()
@@ -219,19 +348,47 @@ class GradientFlow:
 
     # -- hooks ------------------------------------------------------------------------
     def attach(self) -> GradientFlow:
-        """Register the hooks (``with GradientFlow(model)`` does this for you)."""
+        """Register the hooks (``with GradientFlow(model)`` does this for you).
+
+        All or nothing: if any hook cannot be registered (a scripted submodule), those already registered are
+        removed and a TypeError names the module.
+        """
         if self._handles:
             return self
-        self._handles.append(self.model.register_forward_pre_hook(self._new_pass))
-        for name, module in self.layers.items():
-            self._handles.append(module.register_forward_hook(self._layer_hook(name)))
-        if self.forward_stats:
-            self._attach_activation_hooks()
+        name = ""
+        try:
+            for name, module in self.model.named_modules():
+                if isinstance(module, torch.jit.ScriptModule):
+                    raise TypeError(f"GradientFlow cannot hook {name or 'the model'} ({type(module).__name__}), a "
+                                    "torch.jit.script-ed module: monitor the Python module before scripting it")
+            name = ""
+            self._handles.append(self.model.register_forward_pre_hook(self._new_pass))
+            for name, module in self.layers.items():
+                self._handles.append(module.register_forward_hook(self._layer_hook(name)))
+            owners: dict[int, tuple[nn.Module, list[str]]] = {}
+            for pname, owner in self.free_parameters.items():
+                owners.setdefault(id(owner), (owner, []))[1].append(pname)
+            for owner, names in owners.values():
+                name = names[0]
+                self._handles.append(owner.register_forward_pre_hook(self._free_hook(names)))
+            if self.forward_stats:
+                self._attach_activation_hooks()
+        except Exception as err:
+            self.detach()
+            if isinstance(err, TypeError):
+                raise
+            raise TypeError(f"GradientFlow could not hook {name or 'the model'}: {err}") from err
+        self._passes = 0
+        self._grads_at_attach = self._grad_marks()
         return self
 
     def _attach_activation_hooks(self) -> None:
-        self._activation_handles = [module.register_forward_hook(self._activation_hook(name, module))
-                                    for name, module in self.activation_modules.items()]
+        try:
+            for name, module in self.activation_modules.items():
+                self._activation_handles.append(module.register_forward_hook(self._activation_hook(name, module)))
+        except Exception:
+            self._detach_activation_hooks()
+            raise
 
     def _detach_activation_hooks(self) -> None:
         for handle in self._activation_handles:
@@ -267,17 +424,38 @@ class GradientFlow:
     def _new_pass(self, module, args) -> None:
         self._order.clear()  # cleared in place: the layer hooks hold these containers
         self._act_order = []
-        self._backprop_sq.clear()
         self._output_sq.clear()
         self._output_count.clear()
+        self._passes += 1
+        self._grad_enabled = torch.is_grad_enabled()
+        self._functional = any(c._parameters.get(k) is not p for c, k, p in self._originals)
+        if self._arrived[0]:
+            # a backward pass has delivered its gradients: this pass starts new backward statistics. Until one
+            # has, passes add up, so N forward passes followed by one backward are measured together.
+            self._backprop_sq.clear()
+            self._backprop_count.clear()
+            self._arrived[0] = False
+
+    def _free_hook(self, names: list[str]):
+        order = self._order
+
+        def hook(module, args) -> None:
+            for name in names:
+                if name not in order:
+                    order.append(name)
+        return hook
 
     def _layer_hook(self, name: str):
-        order, count, output_sq, backprop_sq = self._order, self._output_count, self._output_sq, self._backprop_sq
+        order, count, output_sq = self._order, self._output_count, self._output_sq
+        backprop_sq, backprop_count, arrived, positions = (self._backprop_sq, self._backprop_count, self._arrived,
+                                                           self._positions)
 
         def grad_prehook(grad_outputs, index: int) -> None:
             grad = grad_outputs[index]
             if grad is not None:
                 backprop_sq[name] = backprop_sq.get(name, 0.0) + _sq_norm(grad)
+                backprop_count[name] = backprop_count.get(name, 0) + grad.numel()
+                arrived[0] = True
 
         def hook(module, args, output) -> None:
             out = _first_tensor(output)
@@ -288,7 +466,8 @@ class GradientFlow:
             else:
                 order.append(name)
                 count[name] = out.numel()
-                output_sq[name] = backprop_sq[name] = 0.0
+                output_sq[name] = 0.0
+                positions[name] = _positions(module, out)
             if self.forward_stats:
                 output_sq[name] += _sq_norm(out)
             if not self.backward_stats:
@@ -297,7 +476,8 @@ class GradientFlow:
             if node is not None:
                 # A pre-hook on the node that made ``out`` receives ∂L/∂out once every use of ``out`` has added its
                 # part, as a tensor hook would (also when ``out`` is later changed in place, e.g. ``out += x``), and
-                # costs less to register on every pass.
+                # costs less to register on every pass. It adds what arrives, so a recomputed (checkpointed)
+                # output that receives no gradient adds nothing.
                 index = out.output_nr
                 node.register_prehook(lambda grad_outputs: grad_prehook(grad_outputs, index))
             elif out.requires_grad:
@@ -334,50 +514,113 @@ class GradientFlow:
 
     # -- reports ----------------------------------------------------------------------
     def layer_order(self) -> list[str]:
-        """Layer names in the order the last forward pass ran them (``named_modules`` order before any pass)."""
-        return list(self._order) if self._order else list(self.layers)
+        """Entry names in the order the last forward pass ran them (``named_modules`` order before any pass).
+
+        An entry whose module did not run as a module (its weight used functionally, e.g. ``attn.out_proj``) but
+        whose tensors hold a gradient is placed right after the entry that precedes it in ``named_modules`` order.
+        """
+        if not self._order:
+            return list(self._static)
+        order = list(self._order)
+        if len(order) == len(self._static):
+            return order
+        ran = set(order)
+        missing = [n for n in self._static if n not in ran and any(
+            c._parameters.get(k) is not None and c._parameters[k].grad is not None for c, k in self._slots[n])]
+        for name in missing:  # after the nearest preceding entry (named_modules order) already placed
+            i = self._static_index[name]
+            at = next((order.index(p) + 1 for p in reversed(self._static[:i]) if p in order), 0)
+            order.insert(at, name)
+        return order
+
+    def _measured(self) -> list[str]:
+        """Entries with a layer output the last pass saw (the keys of backprop_norms, output_rms)."""
+        return [n for n in self.layer_order() if n in self._output_count]
+
+    def _check_seen(self, what: str) -> None:
+        """Refuse to report per-pass statistics as zeros when the hooks saw none of the passes."""
+        if self._passes == 0 and self.attached and self._grads_at_attach is not None \
+                and self._grad_marks() != self._grads_at_attach:
+            raise ValueError(
+                f"GradientFlow saw no forward pass of {type(self.model).__name__}, yet its parameters received "
+                f"gradients: the model ran without its hooks (a torch.compile-d copy, compiled after the monitor "
+                f"was attached?), so {what} cannot be measured. Run the uncompiled module while monitoring")
 
     def grad_norms(self) -> OrderedDict[str, float]:
-        """``{layer: ‖∂L/∂W‖}`` (L2 norm over the layer's weight matrices), in forward order.
+        """``{entry: ‖∂L/∂W‖}`` (L2 norm over the entry's weight tensors), in forward order.
 
-        Reads the ``.grad`` left by the last backward pass; a layer without a gradient gets 0.0.
+        Reads the ``.grad`` left by the last backward pass; an entry without a gradient gets 0.0 (a frozen or
+        unused layer). A sparse gradient (``nn.Embedding(sparse=True)``) is measured by its stored values.
+        Raises ValueError if the last pass ran under ``torch.func.functional_call``: the gradient went to the
+        substituted tensors, not to the module's ``.grad``.
         """
+        if self._functional:
+            raise ValueError("the last forward pass ran under torch.func.functional_call (or with parameters "
+                             "substituted some other way): the gradient went to the tensors passed in, not to the "
+                             "module's .grad, so grad_norms() would read 0.0. Take the norms of the gradients "
+                             "torch.func returned; backprop_norms() and activation_stats() are still measured")
+        if self._passes == 0 and self.attached and self._grads_at_attach is not None \
+                and self._grad_marks() != self._grads_at_attach:
+            warnings.warn("GradientFlow saw no forward pass though the parameters received gradients (a "
+                          "torch.compile-d copy of the model?): grad_norms() reads .grad and is right, but in "
+                          "named_modules order, and backprop_norms()/activation_stats() cannot be measured",
+                          RuntimeWarning, stacklevel=2)
         layers = self._weights_in_order()
         return _per_layer(layers, _norms([p.grad for _, params in layers for p in params]))
 
     def backprop_norms(self) -> OrderedDict[str, float]:
         """``{layer: ‖∂L/∂s‖}``: the gradient arriving at each layer's output s, in forward order.
 
-        A layer called several times in one pass (weight sharing, an RNN cell) sums the squares over calls.
+        A layer called several times in one pass (weight sharing, an RNN cell) sums the squares over calls, and
+        so do several forward passes followed by one backward pass. Entries without a layer output (free
+        tensors, functionally used weights) are not listed.
         """
-        return OrderedDict((n, math.sqrt(self._backprop_sq.get(n, 0.0))) for n in self.layer_order())
+        self._check_seen("backprop_norms()")
+        return OrderedDict((n, math.sqrt(self._backprop_sq.get(n, 0.0))) for n in self._measured())
 
     def backprop_variances(self) -> OrderedDict[str, float]:
         """``{layer: mean of (∂L/∂s)²}`` over batch and units, in forward order.
 
         Glorot & Bengio (2010)'s Var[∂L/∂s] (§4.2.1, their "back-propagated gradients"), the gradient having mean ≈ 0.
+        The mean is over the entries the gradient actually reached: N forward passes followed by one backward
+        pass count every pass once, and an output recomputed by checkpointing is not counted twice.
         """
-        return OrderedDict((n, self._backprop_sq.get(n, 0.0) / max(1, self._output_count.get(n, 0)))
-                           for n in self.layer_order())
+        self._check_seen("backprop_variances()")
+        return OrderedDict((n, self._backprop_sq.get(n, 0.0) / max(1, self._backprop_count.get(n, 0)))
+                           for n in self._measured())
 
     def output_rms(self) -> OrderedDict[str, float]:
         """``{layer: root-mean-square of the layer's output s}`` from the last forward pass."""
+        self._check_seen("output_rms()")
         return OrderedDict((n, math.sqrt(self._output_sq.get(n, 0.0) / max(1, self._output_count.get(n, 0))))
-                           for n in self.layer_order())
+                           for n in self._measured())
 
     def activation_stats(self) -> OrderedDict[str, ActivationStats]:
         """``{activation module: ActivationStats}`` from the last forward pass, in forward order."""
+        self._check_seen("activation_stats()")
         return OrderedDict((n, self._act_stats[n]) for n in self._act_order if n in self._act_stats)
 
     def weight_norms(self) -> OrderedDict[str, float]:
-        """``{layer: ‖W‖}`` in forward order."""
+        """``{entry: ‖W‖}`` in forward order."""
         layers = self._weights_in_order()
         return _per_layer(layers, _norms([p for _, params in layers for p in params]))
 
+    def tensors(self) -> OrderedDict[str, list[str]]:
+        """``{entry: [parameter names]}``: which weight tensors each entry of ``grad_norms()`` covers."""
+        names: dict[int, str] = {}
+        for n, p in self.model.named_parameters(remove_duplicate=False):
+            names.setdefault(id(p), n)  # a tied tensor under its first name
+        return OrderedDict((entry, [names.get(id(c._parameters[k]), k) for c, k in self._slots[entry]
+                                    if c._parameters.get(k) is not None]) for entry in self._static)
+
     def _weights_in_order(self) -> list[tuple[str, list[torch.Tensor]]]:
-        weight_names, layers = self._weight_names, self.layers
-        return [(name, [p for w in weight_names[name] if (p := layers[name]._parameters.get(w)) is not None])
+        slots = self._slots
+        return [(name, [p for c, k in slots[name] if (p := c._parameters.get(k)) is not None])
                 for name in self.layer_order()]
+
+    def _grad_marks(self) -> list:
+        """Which gradient tensor each weight holds, and its version: changes whenever a backward pass writes it."""
+        return [None if (g := p.grad) is None else (id(g), g._version) for _, _, p in self._originals]
 
     # -- over training ----------------------------------------------------------------
     def before_update(self) -> None:
