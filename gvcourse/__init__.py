@@ -6,7 +6,10 @@ Modules: ``autograd`` (a scalar autodiff engine), ``nets`` (models and initializ
 ``sequence`` (RNN/LSTM models, gradients through time), ``gan`` (a small 2-D GAN and its two generator losses).
 """
 
+import torch
+
 from . import autograd, data, gan, monitor, nets, plots, sequence, theory, train
+from ._checks import positive_int
 from .autograd import Value
 from .diagnose import diagnose as diagnose  # the function; the module stays importable as gvcourse.diagnose
 from .monitor import GradientFlow
@@ -21,15 +24,18 @@ __all__ = ["autograd", "data", "gan", "monitor", "nets", "plots", "sequence", "t
 
 
 def setup_notebook(seed: int = 0, threads: int = 1) -> int:
-    """The first line of every chapter: reproducible numerics, seeded generators, the figure style.
+    """The first line of every chapter: one PyTorch thread, seeded generators, the course's figure style.
 
-    Applies the numerics policy first (:func:`use_reproducible_numerics`: the same PyTorch kernels,
-    MKL's cross-vendor reproducible branch, no oneDNN, ``threads`` PyTorch threads), so that a
-    chapter prints the same numbers on every x86-64 CPU — the numbers its prose quotes and the
-    test suite compares — and never oversubscribes a small machine (Colab, Binder, a hub pod).
-    It must run before any computation; it warns if it comes too late. Then it seeds Python,
-    NumPy and PyTorch and sets the course's figure style. Returns the seed.
+    ``threads`` PyTorch threads (1 by default). The thread count is part of a result: a reduction split over
+    two threads adds in another order than on one, and long training runs amplify the last-bit difference.
+    One thread per kernel also never oversubscribes a small machine: two kernels each running two threads
+    on a 2-core machine (JupyterLab with another notebook open, Binder or a hub pod with a CPU limit, the
+    test suite's two workers) ran 4-12x slower than with one thread each. Then seeds Python, NumPy and
+    PyTorch and sets the figure style. Returns the seed.
+
+    Identical numbers on *other* CPUs (AMD, or Intel without AVX-512) need more than this:
+    :func:`gvcourse.use_reproducible_numerics` pins the kernels too, at a cost in speed.
     """
-    use_reproducible_numerics(threads)
+    torch.set_num_threads(positive_int("threads", threads))
     plots.use_course_style()
     return seed_all(seed)

@@ -27,7 +27,14 @@ differences until they show in the printed result. Four libraries choose kernels
 
 Each setting must be in place before the first computation of the process: PyTorch and MKL read
 them once, at their first use. :func:`use_reproducible_numerics` sets them and then checks that
-they took effect; :func:`gvcourse.setup_notebook` calls it as the first line of every chapter.
+they took effect. The test suite proves the effect on this CPU by making it choose what an AVX2-only
+CPU would choose (``tests/test_reproducibility.py``): under the policy a training run keeps its bits.
+
+The price is speed: for the course's small networks, about 2x a default PyTorch step (MKL's SSE2
+branch makes matrix products 2.5-4x slower; oneDNN off makes LSTMs and convolutions 2.5-3.5x slower).
+The chapters' stored outputs are not yet computed under this policy — their experiments would need to
+shrink to stay within their time budgets — so :func:`gvcourse.setup_notebook` applies only its thread
+part for now.
 
 On other CPUs (ARM, e.g. Apple silicon, or x86 without AVX2) the kernels are different by
 construction; the course's printed results are those of the policy above, and a learner there
@@ -122,5 +129,5 @@ def use_reproducible_numerics(threads: int = 1) -> NumericsPolicy:
     elif not state.reproducible:
         warnings.warn(f"reproducible numerics did not take effect (kernels {state.cpu_capability}, MKL branch "
                       f"{state.mkl_branch}): something computed before this call. Restart the kernel and call "
-                      "gvcourse.setup_notebook() before any other computation", RuntimeWarning, stacklevel=2)
+                      "gvcourse.use_reproducible_numerics() before any other computation", RuntimeWarning, stacklevel=2)
     return state

@@ -1,6 +1,6 @@
 """Train two small deep nets for a few SGD steps and print a hash of their weights (run by test_reproducibility).
 
-    python tests/reproducibility_probe.py policy   # after gvcourse.setup_notebook(): the course's numerics
+    python tests/reproducibility_probe.py policy   # after gvcourse.use_reproducible_numerics()
     python tests/reproducibility_probe.py native   # whatever this CPU and environment choose
 
 Fifteen steps of a 12-layer tanh MLP and of a small BatchNorm CNN are enough for float32 rounding differences
@@ -16,7 +16,8 @@ from torch import nn
 if sys.argv[1] == "policy":
     import gvcourse
 
-    gvcourse.setup_notebook(0)
+    gvcourse.use_reproducible_numerics()
+    gvcourse.seed_all(0)
 else:
     torch.manual_seed(0)
 

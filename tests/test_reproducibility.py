@@ -3,7 +3,7 @@
 We cannot run on an AMD or an AVX2-only CPU here, so the tests make this CPU choose what such a CPU would:
 PyTorch's AVX2 kernels, MKL's AVX2 code (MKL_ENABLE_INSTRUCTIONS), oneDNN capped at AVX2 — and another thread
 count. Under the policy the results must not move; without it they must (otherwise the emulation proves
-nothing). The notebooks themselves are compared the same way in test_notebooks_other_cpu.py.
+nothing). setup_notebook() applies the policy's thread part to every chapter.
 """
 
 from __future__ import annotations
@@ -43,12 +43,12 @@ def _probe(mode: str, **extra: str) -> str:
     return _run(["tests/reproducibility_probe.py", mode], _env(**extra)).split()[-1]
 
 
-STATE = ("import gvcourse, dataclasses, json; gvcourse.setup_notebook(); "
+STATE = ("import gvcourse, dataclasses, json; gvcourse.use_reproducible_numerics(); "
          "print(json.dumps(dataclasses.asdict(gvcourse.reproducibility.numerics_in_effect())))")
 
 
 @needs_avx2
-def test_setup_notebook_applies_the_policy_whatever_the_environment():
+def test_the_policy_takes_effect_whatever_the_environment():
     for extra in ({"OMP_NUM_THREADS": "2"}, {**AVX2_CPU, "MKL_NUM_THREADS": "1"}):
         state = json.loads(_run(["-W", "error", "-c", STATE], _env(**extra)))
         assert state == {"cpu_capability": "AVX2", "mkl_branch": "COMPATIBLE", "onednn_enabled": False, "threads": 1}
@@ -70,7 +70,7 @@ def test_without_the_policy_the_emulated_cpu_gives_other_bits():
 def test_a_late_call_warns_and_says_what_to_do():
     code = ("import torch, warnings; torch.ones(4, 4) @ torch.ones(4, 4); import gvcourse\n"
             "with warnings.catch_warnings(record=True) as w:\n"
-            "    warnings.simplefilter('always'); gvcourse.setup_notebook()\n"
+            "    warnings.simplefilter('always'); gvcourse.use_reproducible_numerics()\n"
             "print('|'.join(str(x.message) for x in w))")
     out = _run(["-c", code], _env())
     if reproducibility._cpu_has_avx2():
@@ -79,14 +79,24 @@ def test_a_late_call_warns_and_says_what_to_do():
         assert "no AVX2" in out
 
 
+def test_setup_notebook_pins_the_threads_whatever_the_environment():
+    code = "import gvcourse, torch; gvcourse.setup_notebook(); a = torch.get_num_threads(); " \
+           "gvcourse.setup_notebook(threads=2); print(a, torch.get_num_threads())"
+    assert _run(["-c", code], _env(OMP_NUM_THREADS="2")).split() == ["1", "2"]
+
+
 def test_bad_thread_counts_are_refused_before_anything_changes():
     with pytest.raises(ValueError, match="threads"):
         reproducibility.use_reproducible_numerics(0)
     with pytest.raises(TypeError, match="threads"):
         reproducibility.use_reproducible_numerics("2")
+    with pytest.raises(ValueError, match="threads"):
+        import gvcourse
+
+        gvcourse.setup_notebook(threads=0)
 
 
-def test_every_notebook_applies_the_policy_before_computing():
+def test_every_notebook_sets_up_before_computing():
     """The first code cell after the install cell calls setup_notebook() after nothing but imports and aliases."""
     for path in toc_notebooks():
         cells = [c for c in read(path).cells
