@@ -9,6 +9,10 @@ Two kinds, for two kinds of reader:
 - :func:`live_explorer` — for **Binder, Colab or a laptop**: ipywidgets controls re-run a small
   computation and redraw it with the inline matplotlib backend (no ipympl, which breaks on Colab).
 
+Both work with ipywidgets 7.7 (which Colab long shipped) and 8.x: installing gvcourse does not upgrade a kernel's
+ipywidgets. ipywidgets 7 has no ``Stack``; there :func:`static_explorer`, which only runs in a live kernel anyway
+(the website is built with ipywidgets 8), returns the equivalent live explorer.
+
 Both return a container whose text repr is one short line, so strict nbval compares something stable
 rather than the widgets' contents (PNG bytes). Controls are native, keyboard-operable widgets: a slider
 for ordered values (arrow keys), a dropdown for categories; each frame is an ``<img>`` with alt text.
@@ -105,6 +109,8 @@ def static_explorer(draw: Callable[..., Figure], controls: Mapping[str, Sequence
     if not callable(draw):
         raise TypeError(f"draw must be a function returning a matplotlib Figure, got {type(draw).__name__}")
     controls = _check_controls(controls)
+    if not hasattr(w, "Stack"):  # ipywidgets 7 (e.g. Colab): no Stack to link frames to, but a live kernel
+        return live_explorer(draw, controls, title, initial=initial)
     initial = dict(initial or {})
     unknown = set(initial) - set(controls)
     if unknown:
@@ -148,7 +154,8 @@ def static_explorer(draw: Callable[..., Figure], controls: Mapping[str, Sequence
     return explorer
 
 
-def live_explorer(draw: Callable[..., Figure], controls: Mapping[str, Sequence], title: str = ""):
+def live_explorer(draw: Callable[..., Figure], controls: Mapping[str, Sequence], title: str = "",
+                  initial: Mapping[str, object] | None = None):
     """Controls that re-run ``draw(**values)`` in the kernel and show the new figure (Binder, Colab, laptop).
 
     On the static website it shows only its first frame: use :func:`static_explorer` there.
@@ -156,7 +163,11 @@ def live_explorer(draw: Callable[..., Figure], controls: Mapping[str, Sequence],
     if not callable(draw):
         raise TypeError(f"draw must be a function returning a matplotlib Figure, got {type(draw).__name__}")
     controls = _check_controls(controls)
-    sliders = {name: _control(name, values) for name, values in controls.items()}
+    initial = dict(initial or {})
+    unknown = set(initial) - set(controls)
+    if unknown:
+        raise ValueError(f"initial names unknown controls {sorted(unknown)}; controls are: {', '.join(controls)}")
+    sliders = {name: _control(name, values, initial.get(name)) for name, values in controls.items()}
     output = w.Output()
 
     def redraw(change=None) -> None:

@@ -20,15 +20,31 @@ def repository_url() -> str:
     return match.group(1)
 
 
-def bootstrap_source(url: str | None = None) -> str:
-    url = url or repository_url()
+def release_tag() -> str:
+    """The git tag of this version of gvcourse (``v`` + pyproject's version): what the install cell installs."""
+    match = re.search(r'^version\s*=\s*"([^"]+)"', (ROOT / "pyproject.toml").read_text(), flags=re.M)
+    if not match:
+        raise RuntimeError("pyproject.toml has no version")
+    return f"v{match.group(1)}"
+
+
+def bootstrap_source(url: str | None = None, tag: str | None = None) -> str:
+    """The install cell: the release of gvcourse the notebook was written for, and one clear sentence if it fails.
+
+    ``SystemExit`` stops "Run all" at this cell with the message alone (no traceback), instead of a
+    CalledProcessError here and "No module named 'gvcourse'" in the next cell.
+    """
+    url, tag = url or repository_url(), tag or release_tag()
     return (
         "# Runs on Colab or anywhere gvcourse is missing: install the course package, then carry on.\n"
         "try:\n"
         "    import gvcourse  # noqa: F401\n"
         "except ImportError:\n"
         "    import subprocess, sys\n"
-        f'    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "gvcourse @ git+{url}"])'
+        f'    source = "gvcourse @ git+{url}@{tag}"\n'
+        '    if subprocess.call([sys.executable, "-m", "pip", "install", "-q", source]) != 0:\n'
+        '        raise SystemExit(f"Could not install the course package ({source}). Check that this machine is "\n'
+        '                         "online, or install it with pip yourself; then restart the kernel and run again.")'
     )
 
 

@@ -78,3 +78,58 @@ def test_live_explorer_reruns():
 def test_bad_input(call, error, words):
     with pytest.raises(error, match=words):
         call()
+
+
+def _draw_line(a, b):
+    fig, ax = plt.subplots()
+    ax.plot([0, a], [0, 1 if b == "x" else 2])
+    return plots.set_alt_text(fig, f"A line from the origin to ({a}, {b}), drawn for the explorer test.")
+
+
+def test_static_explorer_falls_back_to_live_without_stack(monkeypatch):
+    """ipywidgets 7 (Colab) has no Stack: a static explorer in a live kernel becomes a live one."""
+    monkeypatch.delattr(w, "Stack")
+    explorer = explore.static_explorer(_draw_line, {"a": [1, 2, 3], "b": ["x", "y"]}, title="t", initial={"a": 2})
+    assert isinstance(explorer, explore.LiveExplorer)
+    slider = explorer.children[1].children[0]
+    assert slider.index == 1  # the initial value is honoured
+    slider.index = 2
+    assert len(explorer.children[2].outputs) == 1
+
+
+FALLBACK_SCRIPT = """
+import matplotlib; matplotlib.use("Agg")
+import ipywidgets as w, matplotlib.pyplot as plt
+from gvcourse import explore, plots
+def draw(a, b):
+    fig, ax = plt.subplots(); ax.plot([0, a], [0, 1])
+    return plots.set_alt_text(fig, "A line for the ipywidgets 7 compatibility test of the explorers.")
+live = explore.live_explorer(draw, {"a": [1, 2, 3], "b": ["x", "y"]}, title="t")
+static = explore.static_explorer(draw, {"a": [1, 2, 3], "b": ["x", "y"]}, title="t")
+live.children[1].children[0].index = 2
+print(w.__version__, type(static).__name__, len(live.children[2].outputs))
+"""
+
+
+@pytest.mark.slow
+def test_explorers_run_on_ipywidgets_7(tmp_path):
+    """Colab long shipped ipywidgets 7.7: gvcourse must work there without upgrading it (a venv with 7.7.1)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    install = subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                              "ipywidgets==7.7.1"], capture_output=True, text=True)
+    if install.returncode != 0:
+        if os.environ.get("CI"):
+            pytest.fail(f"could not install ipywidgets 7.7.1: {install.stderr[-1000:]}")
+        pytest.skip("PyPI is not reachable")
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([str(python), "-c", FALLBACK_SCRIPT], capture_output=True, text=True, cwd=tmp_path,
+                         env=dict(os.environ, PYTHONPATH=str(root)))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["7.7.1", "LiveExplorer", "1"]
