@@ -3,12 +3,13 @@
 Modules: ``autograd`` (a scalar autodiff engine), ``nets`` (models and initializations),
 ``data`` (generated or bundled data), ``monitor`` (``GradientFlow`` for any model),
 ``train`` (``fit``), ``theory`` (closed forms), ``plots`` (figures with alt text),
-``sequence`` (RNN/LSTM models, gradients through time), ``gan`` (a small 2-D GAN and its two generator losses).
+``sequence`` (RNN/LSTM models, gradients through time), ``gan`` (a small 2-D GAN and its two generator losses),
+``transformer`` (a small pre-LN/post-LN Transformer encoder).
 """
 
 import torch
 
-from . import autograd, data, gan, monitor, nets, plots, sequence, theory, train
+from . import autograd, data, gan, monitor, nets, plots, sequence, theory, train, transformer
 from ._checks import positive_int
 from .autograd import Value
 from .diagnose import diagnose as diagnose  # the function; the module stays importable as gvcourse.diagnose
@@ -18,7 +19,7 @@ from .seeding import seed_all
 from .train import evaluate, fit
 
 __version__ = "0.1.0"
-__all__ = ["autograd", "data", "gan", "monitor", "nets", "plots", "sequence", "theory", "train",
+__all__ = ["autograd", "data", "gan", "monitor", "nets", "plots", "sequence", "theory", "train", "transformer",
            "Value", "GradientFlow", "seed_all", "fit", "evaluate", "setup_notebook",
            "use_reproducible_numerics"]
 

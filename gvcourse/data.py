@@ -118,3 +118,37 @@ def gaussian_mixture_2d(n: int = 1000, modes: int = 8, radius: float = 2.0, std:
 
 
 __all__ += ["adding_problem", "mixture_centers", "gaussian_mixture_2d"]
+
+
+# --- Token sequences for the Transformer chapter ------------------------------------------------------------------
+
+SEQUENCE_TASKS = ("copy", "reverse", "sort")
+
+
+def token_sequences(n: int = 2048, length: int = 8, vocab: int = 8, task: str = "reverse",
+                    seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random token sequences and a per-position target: a sequence-to-sequence task for an encoder.
+
+    Each of the ``n`` sequences has ``length`` tokens drawn uniformly from ``0 … vocab − 1``. The target at every
+    position is, for ``task``:
+
+    - ``"copy"``: the input token itself (no token has to look at any other: attention is not needed);
+    - ``"reverse"``: the token at the mirrored position, ``y[i] = x[length − 1 − i]`` (each position must attend
+      to one other position, chosen by position alone);
+    - ``"sort"``: the i-th smallest token of the sequence (each position must compare all tokens).
+
+    A model that ignores the other tokens scores 1/vocab on "reverse" (except at the middle position of an odd
+    length). Returns x and y int64 of shape (n, length).
+    """
+    from ._checks import one_of
+
+    n, length = positive_int("n", n), positive_int("length", length, minimum=2)
+    vocab = positive_int("vocab", vocab, minimum=2)
+    one_of("task", task, SEQUENCE_TASKS)
+    rng = _rng(seed)
+    x = rng.integers(0, vocab, size=(n, length))
+    y = {"copy": x, "reverse": x[:, ::-1], "sort": np.sort(x, axis=1)}[task]
+    return torch.tensor(x, dtype=torch.int64), torch.tensor(np.ascontiguousarray(y), dtype=torch.int64)
+
+
+__all__ += ["SEQUENCE_TASKS", "token_sequences"]

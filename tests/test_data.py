@@ -52,3 +52,22 @@ def test_digits_bundled():
 def test_bad_input(call, error):
     with pytest.raises(error):
         call()
+
+
+@pytest.mark.parametrize("task", ["copy", "reverse", "sort"])
+def test_token_sequences_targets(task):
+    x, y = data.token_sequences(n=300, length=6, vocab=5, task=task, seed=2)
+    assert x.shape == y.shape == (300, 6) and x.dtype == y.dtype == torch.int64
+    assert int(x.min()) >= 0 and int(x.max()) < 5
+    expected = {"copy": x, "reverse": x.flip(1), "sort": x.sort(1).values}[task]
+    assert torch.equal(y, expected)
+    x2, y2 = data.token_sequences(n=300, length=6, vocab=5, task=task, seed=2)
+    assert torch.equal(x, x2) and torch.equal(y, y2)
+    assert not torch.equal(x, data.token_sequences(n=300, length=6, vocab=5, task=task, seed=3)[0])
+
+
+def test_token_sequences_bad_input_is_named():
+    with pytest.raises(ValueError, match="'shuffle' is not one of: copy, reverse, sort"):
+        data.token_sequences(task="shuffle")
+    with pytest.raises(ValueError, match="length must be an integer >= 2"):
+        data.token_sequences(length=1)
