@@ -346,6 +346,7 @@ def test_student_version_has_no_solution(student_dir, stem):
     assert nb.cells[0].source == nbformat.read(instructor, as_version=4).cells[0].source  # bootstrap kept
 
 
+@pytest.mark.slow  # executes each student notebook in a kernel
 @pytest.mark.parametrize("stem", labs.LABS)
 def test_student_version_runs_and_checks_say_not_yet(student_dir, stem, monkeypatch):
     path = student_dir / f"{stem}.ipynb"
