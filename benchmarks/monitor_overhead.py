@@ -6,7 +6,7 @@
 Time: a depth-20, width-256 ReLU MLP (He init), batches of 128 from 4096 examples, plain SGD, trained with
 ``gvcourse.fit``. Each round trains ``--steps`` steps without a monitor, then the same steps from the same weights
 with each kind of monitoring, interleaved so that machine noise hits all alike; ratios are taken within a round and
-reported as median and interquartile range (DESIGN §7: GradientFlow ≤ 1.10 × a bare step):
+reported as median and interquartile range (budget in ARCHITECTURE.md: GradientFlow ≤ 1.10 × a bare step):
 
 - ``fit(..., monitor=GradientFlow(model))``: what the chapters use — every step's per-layer ‖∂L/∂W‖ and grad:data
   in ``history``, the back-propagated ‖∂L/∂s‖ and activation statistics of the last step;

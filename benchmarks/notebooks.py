@@ -7,8 +7,8 @@
 Each notebook is run top to bottom with nbclient in its own kernel, exactly as scripts/execute_notebook.py
 runs it, but nothing is written back. Wall time counts from before the kernel starts to after the last cell;
 peak memory is the kernel process's high-water mark of resident memory (VmHWM in /proc/PID/status), read just
-before the kernel shuts down. The slowest cell is listed too (DESIGN §7: notebook ≤ 90 s, cell ≤ 30 s,
-all notebooks ≤ 600 s serial).
+before the kernel shuts down. The slowest cell is listed too (budgets in ARCHITECTURE.md: notebook ≤ 90 s,
+cell ≤ 30 s, all notebooks ≤ 600 s serial).
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@
 
 Runs the README's build (scripts/build_site.sh: npm ci, vendored assets, jupyter-book build -W -n --keep-going)
 into a fresh temporary directory and times it, then lists the ten heaviest HTML pages. A page's weight is its
-HTML file, which holds its figures and explorer frames inline (DESIGN §7: build ≤ 60 s, no page over 5 MB).
+HTML file, which holds its figures and explorer frames inline (budgets in ARCHITECTURE.md: build ≤ 60 s, no page
+over 5 MB).
 """
 
 from __future__ import annotations

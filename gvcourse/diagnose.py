@@ -78,7 +78,6 @@ CHAPTERS = {
 _RNN_MODULES = (nn.RNN, nn.LSTM, nn.GRU)
 _RNN_CELLS = (nn.RNNCell, nn.LSTMCell, nn.GRUCell)
 _NORM_MODULES = (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm, nn.modules.instancenorm._InstanceNorm)
-_SATURATING = (nn.Sigmoid, nn.Tanh)
 _RELU_FAMILY = (nn.ReLU, nn.ReLU6)
 
 
@@ -816,23 +815,3 @@ def _suggest(model, verdict, layers, through_time, triggered) -> list[Suggestion
                 "residual")
     return out
 
-
-def _demo() -> None:  # pragma: no cover - exercised by hand: python -m gvcourse.diagnose
-    torch.manual_seed(0)
-    x, y = torch.randn(256, 32), torch.randint(0, 10, (256,))
-    for act in (nn.Sigmoid, nn.ReLU):
-        layers: list[nn.Module] = []
-        width = 32
-        for _ in range(20):
-            lin = nn.Linear(width, width)
-            if act is nn.ReLU:
-                nn.init.kaiming_normal_(lin.weight, nonlinearity="relu")
-                nn.init.zeros_(lin.bias)
-            layers += [lin, act()]
-        model = nn.Sequential(*layers, nn.Linear(width, 10))
-        print(diagnose(model, x, y, nn.functional.cross_entropy))
-        print()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    _demo()

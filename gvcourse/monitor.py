@@ -59,7 +59,6 @@ _BOUNDED = {
 _RELU_LIKE = (nn.ReLU, nn.ReLU6)
 _ACTIVATIONS = (nn.Sigmoid, nn.Tanh, nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.CELU,
                 nn.GELU, nn.SiLU, nn.Mish, nn.Softplus, nn.Hardtanh, nn.Hardsigmoid, nn.Hardswish, nn.Softsign)
-SATURATION_LEVEL = 0.05
 
 
 @dataclass(frozen=True)

@@ -77,18 +77,11 @@ def _grad_norm_and_clip(params: list[torch.Tensor], clip: float | None) -> tuple
     if not with_grad:
         return torch.tensor(0.0), {}
     grads = [p.grad for p in with_grad]
-    if hasattr(torch, "_foreach_norm"):
-        norms = torch._foreach_norm(grads)
-    else:
-        norms = [torch.linalg.vector_norm(g) for g in grads]
+    norms = torch._foreach_norm(grads)  # one batched call per step
     total = torch.linalg.vector_norm(torch.stack(norms))
     if clip is not None:
         coefficient = torch.clamp(clip / (total + 1e-6), max=1.0)
-        if hasattr(torch, "_foreach_mul_"):
-            torch._foreach_mul_(grads, coefficient)
-        else:
-            for g in grads:
-                g.mul_(coefficient)
+        torch._foreach_mul_(grads, coefficient)
     return total, {id(p): norm for p, norm in zip(with_grad, norms)}
 
 

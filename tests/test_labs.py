@@ -1,8 +1,10 @@
 """gvcourse.labs: every checker accepts the reference answer and rejects wrong ones with feedback;
-the student versions of the labs contain no solution and still run."""
+the student versions of the labs (scripts/student_labs.py) contain no solution and still run."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 import os
 import subprocess
@@ -11,11 +13,13 @@ import sys
 import nbformat
 import numpy as np
 import pytest
+import student_labs
 import torch
 from nbclient import NotebookClient
 from notebooks import ROOT
 
 from gvcourse import GradientFlow, Value, labs, nets
+from gvcourse.labs import lab1
 
 # -- reference answers, computed independently of the checkers -------------------------------------------------
 
@@ -279,7 +283,7 @@ def test_result_reprs_are_deterministic_and_escaped():
 
 
 def test_suspect_value_has_exactly_one_broken_operation():
-    assert set(labs._suspect_failures()) == {"tanh"}
+    assert set(lab1._suspect_failures()) == {"tanh"}
 
 
 def test_single_thread_restores_thread_count():
@@ -301,21 +305,20 @@ def _env_with_checkout():
 def test_strip_solution_blocks():
     text = ("intro\n\n:::{exercise}\n:label: a\nQ\n:::\n\n::::{solution} a\n:class: dropdown\nA\n:::{note}\nx\n:::\n"
             "::::\n\n```{solution} b\nB\n```\nafter")
-    out = labs._strip_solution_blocks(text)
+    out = student_labs._strip_solution_blocks(text)
     assert "{solution}" not in out and "A" not in out.split() and "B" not in out.split()
     assert "Q" in out and "after" in out and ":::{exercise}" in out
     with pytest.raises(ValueError, match="never closed"):
-        labs._strip_solution_blocks(":::{solution} a\nunclosed")
+        student_labs._strip_solution_blocks(":::{solution} a\nunclosed")
 
 
 @pytest.fixture(scope="module")
 def student_dir(tmp_path_factory):
     dest = tmp_path_factory.mktemp("student")
-    proc = subprocess.run([sys.executable, "-m", "gvcourse.labs", "--student", str(dest),
-                           "--source", str(ROOT / "book" / "labs")], capture_output=True, text=True, cwd=dest,
-                          env=_env_with_checkout())
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.count("wrote") == 3
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert student_labs.main(["--student", str(dest), "--source", str(ROOT / "book" / "labs")]) == 0
+    assert out.getvalue().count("wrote") == 3
     return dest
 
 
@@ -346,6 +349,7 @@ def test_student_version_has_no_solution(student_dir, stem):
     assert nb.cells[0].source == nbformat.read(instructor, as_version=4).cells[0].source  # bootstrap kept
 
 
+@pytest.mark.slow  # executes each student notebook in a kernel
 @pytest.mark.parametrize("stem", labs.LABS)
 def test_student_version_runs_and_checks_say_not_yet(student_dir, stem, monkeypatch):
     path = student_dir / f"{stem}.ipynb"
@@ -364,21 +368,31 @@ def test_student_version_runs_and_checks_say_not_yet(student_dir, stem, monkeypa
 
 def test_write_refuses_to_overwrite_the_source(tmp_path):
     with pytest.raises(ValueError, match="overwrite"):
-        labs.write_student_versions(ROOT / "book" / "labs")
+        student_labs.write_student_versions(ROOT / "book" / "labs")
     with pytest.raises(FileNotFoundError, match="lab1_backprop"):
-        labs.lab_sources(tmp_path)
-    assert labs.lab_sources() == [ROOT / "book" / "labs" / f"{s}.ipynb" for s in labs.LABS]
+        student_labs.lab_sources(tmp_path)
+    assert student_labs.lab_sources() == [ROOT / "book" / "labs" / f"{s}.ipynb" for s in labs.LABS]
 
 
-def test_cli_needs_an_action(tmp_path):
+def test_cli_needs_an_action(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        student_labs.main([])
+    assert exit_.value.code != 0 and "--student" in capsys.readouterr().err
+    assert student_labs.main(["--student", str(tmp_path / "out"), "--source", str(tmp_path)]) == 2
+    assert "does not hold the lab notebooks" in capsys.readouterr().err
+    assert student_labs.main(["--list"]) == 0
+    listed = capsys.readouterr().out
+    assert all(ex in listed for ex in labs.exercise_ids())
+
+
+@pytest.mark.slow  # two fresh interpreters
+def test_the_script_runs_as_a_command_from_anywhere(tmp_path):
     env = _env_with_checkout()
-    proc = subprocess.run([sys.executable, "-m", "gvcourse.labs"], capture_output=True, text=True, env=env)
-    assert proc.returncode != 0 and "--student" in proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "gvcourse.labs", "--student", str(tmp_path / "out"),
-                           "--source", str(tmp_path)], capture_output=True, text=True, env=env)
-    assert proc.returncode == 2 and "does not hold the lab notebooks" in proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "gvcourse.labs", "--list"], capture_output=True, text=True, env=env)
-    assert proc.returncode == 0 and all(ex in proc.stdout for ex in labs.exercise_ids())
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "student_labs.py"), "--student", str(tmp_path / "s"),
+                           "--list"], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("wrote") == 3 and all(ex in proc.stdout for ex in labs.exercise_ids())
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == sorted(f"{s}.ipynb" for s in labs.LABS)
     proc = subprocess.run([sys.executable, "-c", "import gvcourse; print(gvcourse.__file__)"], capture_output=True,
                           text=True, env=env, cwd=tmp_path)
     assert proc.stdout.strip() == str(ROOT / "gvcourse" / "__init__.py")  # the code under test, not an install

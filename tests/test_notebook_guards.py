@@ -1,4 +1,4 @@
-"""Guards on the committed notebooks: what nbval alone cannot see (DESIGN §5)."""
+"""Guards on the committed notebooks: what nbval alone cannot see (ARCHITECTURE.md, "Writing a chapter")."""
 
 from __future__ import annotations
 
@@ -109,7 +109,7 @@ def _stamp(s):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_recorded_runtime_within_budget(path):
-    """Timings recorded by scripts/execute_notebook.py: every cell ≤ 30 s, the notebook ≤ 90 s (DESIGN §7)."""
+    """Timings recorded by scripts/execute_notebook.py: every cell ≤ 30 s, the notebook ≤ 90 s (ARCHITECTURE.md)."""
     total = 0.0
     for i, c in enumerate(_code_cells(read(path))):
         ex = c.metadata.get("execution", {})

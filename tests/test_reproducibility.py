@@ -47,6 +47,7 @@ STATE = ("import gvcourse, dataclasses, json; gvcourse.use_reproducible_numerics
          "print(json.dumps(dataclasses.asdict(gvcourse.reproducibility.numerics_in_effect())))")
 
 
+@pytest.mark.slow  # a fresh interpreter per case
 @needs_avx2
 def test_the_policy_takes_effect_whatever_the_environment():
     for extra in ({"OMP_NUM_THREADS": "2"}, {**AVX2_CPU, "MKL_NUM_THREADS": "1"}):
@@ -54,6 +55,7 @@ def test_the_policy_takes_effect_whatever_the_environment():
         assert state == {"cpu_capability": "AVX2", "mkl_branch": "COMPATIBLE", "onednn_enabled": False, "threads": 1}
 
 
+@pytest.mark.slow  # trains in three fresh interpreters
 @needs_avx2
 def test_training_is_bit_identical_on_an_emulated_avx2_cpu_and_any_thread_count():
     here = _probe("policy", OMP_NUM_THREADS="2")
@@ -61,12 +63,14 @@ def test_training_is_bit_identical_on_an_emulated_avx2_cpu_and_any_thread_count(
     assert _probe("policy", **AVX2_CPU, OMP_NUM_THREADS="2") == here
 
 
+@pytest.mark.slow  # trains in two fresh interpreters
 @needs_avx2
 def test_without_the_policy_the_emulated_cpu_gives_other_bits():
     """The control: the emulation changes the results unless the policy is in force (else the test above is void)."""
     assert _probe("native", OMP_NUM_THREADS="1") != _probe("native", **AVX2_CPU, OMP_NUM_THREADS="1")
 
 
+@pytest.mark.slow  # a fresh interpreter per case
 def test_a_late_call_warns_and_says_what_to_do():
     code = ("import torch, warnings; torch.ones(4, 4) @ torch.ones(4, 4); import gvcourse\n"
             "with warnings.catch_warnings(record=True) as w:\n"
@@ -79,6 +83,7 @@ def test_a_late_call_warns_and_says_what_to_do():
         assert "no AVX2" in out
 
 
+@pytest.mark.slow  # a fresh interpreter per case
 def test_setup_notebook_pins_the_threads_whatever_the_environment():
     code = "import gvcourse, torch; gvcourse.setup_notebook(); a = torch.get_num_threads(); " \
            "gvcourse.setup_notebook(threads=2); print(a, torch.get_num_threads())"

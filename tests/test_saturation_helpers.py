@@ -19,7 +19,12 @@ def _dphi(act, s):
 
 
 def test_same_rule_as_the_monitor():
-    assert theory.SATURATION_LEVEL == monitor.SATURATION_LEVEL
+    """At the edge of the band GradientFlow counts as saturated, the derivative is SATURATION_LEVEL x its maximum."""
+    for module, act, dphi_of_output in ((torch.nn.Sigmoid, "sigmoid", lambda y: y * (1 - y)),
+                                        (torch.nn.Tanh, "tanh", lambda y: 1 - y * y)):
+        centre, radius = monitor._BOUNDED[module]
+        edge = dphi_of_output(centre + radius)
+        assert edge == pytest.approx(theory.SATURATION_LEVEL * theory.derivative_max(act), rel=1e-12)
 
 
 @pytest.mark.parametrize("act", theory.SATURATING_ACTIVATIONS)

@@ -17,6 +17,8 @@ import pytest
 from notebooks import ROOT, toc_entries, toc_notebooks
 from sitebuild import build_site, chromium_or_skip, npm_or_skip, serve
 
+pytestmark = pytest.mark.slow  # builds the whole site, then drives a browser
+
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):

@@ -1,0 +1,217 @@
+"""The checking framework of the labs: :func:`check`, :class:`CheckResult`, the exercise registry and the
+answer-parsing helpers every checker uses.
+
+A checker is a function registered with :func:`_exercise`; it returns the feedback for a correct answer or
+raises :class:`_Fail` with feedback (and optionally a hint) for the student. :func:`check` turns every other
+exception into feedback too, so a student never sees a traceback from inside a checker. The checkers themselves
+live in :mod:`gvcourse.labs.lab1`, :mod:`~gvcourse.labs.lab2` and :mod:`~gvcourse.labs.lab3`.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from numbers import Real
+
+import numpy as np
+import torch
+
+from ..autograd import Value
+
+__all__ = ["CheckResult", "UnknownExercise", "check", "exercise_ids", "describe", "LABS"]
+
+#: The labs, in teaching order (file stems in ``book/labs``).
+LABS = ("lab1_backprop", "lab2_rescue", "lab3_long_range")
+
+
+# =================================================================================================================
+# Results
+# =================================================================================================================
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of :func:`check`: truthy only when the answer is correct.
+
+    ``feedback`` says what the checker computed and how the answer compares; ``hint`` (shown only when the
+    answer is not correct) points to the idea the answer is missing. ``repr`` and ``_repr_html_`` depend only
+    on these fields, so a notebook's stored output is the same on every run.
+    """
+
+    exercise_id: str
+    passed: bool
+    feedback: str
+    hint: str = ""
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    @property
+    def status(self) -> str:
+        return "correct" if self.passed else "not yet"
+
+    def __repr__(self) -> str:
+        mark = "✓" if self.passed else "✗"
+        lines = [f"{mark} {self.exercise_id}: {self.status}", f"  {self.feedback}"]
+        if self.hint and not self.passed:
+            lines.append(f"  Hint: {self.hint}")
+        return "\n".join(lines)
+
+    __str__ = __repr__
+
+    def _repr_html_(self) -> str:
+        colour, mark = ("#1b7837", "✓") if self.passed else ("#b35806", "✗")
+        hint = "" if self.passed or not self.hint else (
+            f'<div style="margin-top:0.3em"><strong>Hint:</strong> {html.escape(self.hint)}</div>')
+        return (f'<div class="gvcourse-check" style="border-left:4px solid {colour};padding:0.4em 0.8em;'
+                f'margin:0.3em 0">'
+                f'<strong style="color:{colour}">{mark} {html.escape(self.exercise_id)}: {self.status}</strong>'
+                f'<div>{html.escape(self.feedback)}</div>{hint}</div>')
+
+
+class UnknownExercise(KeyError):
+    """An exercise id that no lab defines; the message names the known ids."""
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return str(self.args[0]) if self.args else ""
+
+
+class _Fail(Exception):
+    """Raised inside a checker to stop with feedback (and an optional hint) for the student."""
+
+    def __init__(self, feedback: str, hint: str | None = None):
+        super().__init__(feedback)
+        self.feedback = feedback
+        self.hint = hint
+
+
+@dataclass(frozen=True)
+class _Exercise:
+    id: str
+    lab: str
+    question: str
+    hint: str
+    checker: Callable[[object], str]  # returns the success feedback or raises _Fail
+
+
+_REGISTRY: dict[str, _Exercise] = {}
+
+
+def _exercise(exercise_id: str, lab: str, question: str, hint: str):
+    def register(fn: Callable[[object], str]) -> Callable[[object], str]:
+        _REGISTRY[exercise_id] = _Exercise(exercise_id, lab, question, hint, fn)
+        return fn
+    return register
+
+
+def exercise_ids() -> list[str]:
+    """The ids of every checked exercise, lab by lab."""
+    return list(_REGISTRY)
+
+
+def _lookup(exercise_id: object) -> _Exercise:
+    known = ", ".join(_REGISTRY)
+    if not isinstance(exercise_id, str):
+        raise UnknownExercise(f"an exercise id is a string, one of: {known}; got {type(exercise_id).__name__} "
+                              f"{exercise_id!r}")
+    if exercise_id not in _REGISTRY:
+        raise UnknownExercise(f"unknown exercise {exercise_id!r}; the known exercises are: {known}")
+    return _REGISTRY[exercise_id]
+
+
+def describe(exercise_id: str) -> str:
+    """What exercise ``exercise_id`` asks for, and in what form the answer is checked."""
+    ex = _lookup(exercise_id)
+    return f"{ex.id} ({ex.lab}): {ex.question}"
+
+
+def check(exercise_id: str, answer: object) -> CheckResult:
+    """Check ``answer`` to exercise ``exercise_id`` and return a :class:`CheckResult` (truthy only if correct).
+
+    Never raises for a bad answer: a wrong value, type or shape, a placeholder (``...`` or ``None``) or an
+    answer that makes the checker's computation fail all come back as feedback with a hint. Raises
+    :class:`UnknownExercise` (a ``KeyError``) for an id that is not in :func:`exercise_ids`.
+    """
+    ex = _lookup(exercise_id)
+    try:
+        if _is_placeholder(answer):
+            return CheckResult(ex.id, False, "No answer yet: replace the placeholders (... or None) in the exercise "
+                                             f"cell. The exercise asks for {ex.question}", ex.hint)
+        feedback = ex.checker(answer)
+    except _Fail as fail:
+        return CheckResult(ex.id, False, fail.feedback, ex.hint if fail.hint is None else fail.hint)
+    # An answer that breaks the computation is feedback, not a traceback -- also when the student's own code
+    # calls exit() (SystemExit). KeyboardInterrupt still stops the cell.
+    except (Exception, SystemExit) as err:
+        return CheckResult(ex.id, False, f"The checker could not use your answer: {type(err).__name__}: {err}",
+                           ex.hint)
+    return CheckResult(ex.id, True, feedback)
+
+
+def _is_placeholder(answer: object) -> bool:
+    """``...``/``None``, or a list, tuple or dict whose entries are all or partly ``...``."""
+    if answer is Ellipsis or answer is None:
+        return True
+    if isinstance(answer, Mapping):
+        return any(v is Ellipsis for v in answer.values())
+    if isinstance(answer, (list, tuple)):
+        return any(v is Ellipsis for v in answer)
+    return False
+
+
+# -- answer parsing helpers --------------------------------------------------------------------------------------
+
+def _as_float(value: object, what: str) -> float:
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise _Fail(f"{what} should be one number, got a tensor of shape {tuple(value.shape)}.")
+        value = value.item()
+    if isinstance(value, np.ndarray):
+        if value.size != 1:
+            raise _Fail(f"{what} should be one number, got an array of shape {value.shape}.")
+        value = value.item()
+    if isinstance(value, Value):
+        raise _Fail(f"{what} should be a number, got a Value; use its .data (or .grad).",
+                    "A Value holds a number in .data and a derivative in .grad.")
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise _Fail(f"{what} should be a real number, got {type(value).__name__}.")
+    try:
+        v = float(value)
+    except OverflowError:
+        raise _Fail(f"{what} should be finite, got a number too large for a float.") from None
+    if not math.isfinite(v):
+        raise _Fail(f"{what} should be finite, got {v}.")
+    return v
+
+
+def _as_vector(value: object, length: int, what: str) -> np.ndarray:
+    if isinstance(value, torch.Tensor):
+        if value.is_complex() or value.dtype == torch.bool:  # .double() would drop the imaginary part
+            raise _Fail(f"{what} should hold real numbers, got a tensor of dtype {value.dtype}.")
+        arr = value.detach().double().cpu().numpy()
+    elif isinstance(value, np.ndarray):
+        arr = value
+    elif isinstance(value, (list, tuple)):
+        arr = np.array([_as_float(v, f"each entry of {what}") for v in value], dtype=float)
+    else:
+        raise _Fail(f"{what} should be a list, tuple, NumPy array or tensor of {length} numbers, "
+                    f"got {type(value).__name__}.")
+    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+        raise _Fail(f"{what} should hold numbers, got entries of type {arr.dtype}.")
+    if np.iscomplexobj(arr):  # converting to float would silently drop the imaginary part
+        raise _Fail(f"{what} should hold real numbers, got entries of type {arr.dtype}.")
+    arr = np.asarray(arr, dtype=float)
+    if arr.shape != (length,):
+        raise _Fail(f"{what} should have shape ({length},) — {length} numbers — got shape {arr.shape}.")
+    if not np.all(np.isfinite(arr)):
+        raise _Fail(f"{what} should be finite; it contains NaN or infinity.")
+    return arr
+
+
+def _close(a: float, b: float, rel: float, abs_: float = 0.0) -> bool:
+    return abs(a - b) <= max(rel * abs(b), abs_)
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4g}"

@@ -1,0 +1,187 @@
+"""Lab 2 — rescue a deep network: the problem (:func:`lab2_task`, :func:`lab2_broken_model`, :func:`lab2_train`)
+and its three checkers."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+
+import torch
+from torch import nn
+
+from ..data import teacher_task
+from ..monitor import GradientFlow, layer_modules
+from ..nets import mlp
+from ..theory import variance_factor
+from ..train import evaluate, fit
+from .checking import _as_float, _close, _exercise, _Fail
+
+__all__ = ["LAB2_DEPTH", "LAB2_WIDTH", "LAB2_IN", "LAB2_CLASSES", "LAB2_TARGET", "single_thread", "lab2_task",
+           "lab2_broken_model", "lab2_train"]
+
+LAB2_DEPTH, LAB2_WIDTH, LAB2_IN, LAB2_CLASSES = 20, 32, 16, 4
+#: validation accuracy a rescued network must reach with :func:`lab2_train`.
+LAB2_TARGET = 0.80
+_LAB2_STEPS, _LAB2_LR, _LAB2_MOMENTUM, _LAB2_BATCH = 300, 0.02, 0.9, 64
+
+
+@contextlib.contextmanager
+def single_thread():
+    """Run the block with one PyTorch thread, then restore the previous number.
+
+    The labs' networks are small (32 units), so one thread is as fast as two — much faster on a busy machine,
+    where threads wait for each other — and the result no longer depends on how many threads the machine
+    offers: a summation split across threads rounds differently, and 300 SGD steps can amplify the 1e-8
+    differences into a different third digit of an accuracy.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def lab2_task() -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    """Lab 2's data: ``data.teacher_task(2000, d=16, classes=4, seed=0)``, split into 1,600 train and 400 validation."""
+    x, y = teacher_task(n=2000, d=LAB2_IN, classes=LAB2_CLASSES, seed=0)
+    return (x[:1600], y[:1600]), (x[1600:], y[1600:])
+
+
+def lab2_broken_model(seed: int = 0) -> nn.Sequential:
+    """The network Lab 2 rescues: 20 sigmoid layers of 32 units, "standard" init U[−1/√n, 1/√n].
+
+    ``nets.mlp(20, 32, 16, 4, activation="sigmoid", init="standard")``: Glorot & Bengio (2010)'s standard
+    initialization with the sigmoid, the combination their §4 shows to saturate and stall.
+    """
+    return mlp(LAB2_DEPTH, LAB2_WIDTH, LAB2_IN, LAB2_CLASSES, activation="sigmoid", init="standard", seed=seed)
+
+
+def lab2_train(model: nn.Module, seed: int = 0, progress: bool = False, desc: str = "training"):
+    """Train ``model`` with Lab 2's recipe and return ``(history, validation accuracy)``.
+
+    The recipe is fixed so that fixes are compared on equal terms: 300 steps of SGD with momentum 0.9,
+    learning rate 0.02, minibatches of 64 drawn with ``seed``, cross-entropy (:func:`gvcourse.train.fit`),
+    on one thread (:func:`single_thread`).
+    """
+    train, val = lab2_task()
+    with single_thread():
+        history = fit(model, train, _LAB2_STEPS, lr=_LAB2_LR, optimizer="sgd", momentum=_LAB2_MOMENTUM,
+                      batch_size=_LAB2_BATCH, seed=seed, progress=progress, desc=desc)
+        accuracy = evaluate(model, val)["accuracy"]
+    return history, accuracy
+
+
+def _lab2_flow_by_layer(model: nn.Module) -> tuple[dict[str, float], dict[str, float]]:
+    """``{layer: ‖∂L/∂W‖}`` and ``{layer: ‖∂L/∂s‖}`` at the model's current weights, for the layers that ran."""
+    train, _ = lab2_task()
+    model.zero_grad(set_to_none=True)
+    with single_thread(), GradientFlow(model) as flow:
+        nn.functional.cross_entropy(model(train[0]), train[1]).backward()
+    result = dict(flow.grad_norms()), dict(flow.backprop_norms())
+    model.zero_grad(set_to_none=True)
+    return result
+
+
+def _lab2_flow(model: nn.Module) -> tuple[list[float], list[float]]:
+    """Weight-gradient norms and back-propagated gradient norms, layer by layer, at the model's current weights."""
+    grads, back = _lab2_flow_by_layer(model)
+    return list(grads.values()), list(back.values())
+
+
+@_exercise("lab2-gradient-ratio", "lab2_rescue",
+           "‖∂L/∂W‖ of the first layer divided by ‖∂L/∂W‖ of the output layer of lab2_broken_model(), at "
+           "initialization, for the cross-entropy over all 1,600 training examples (a float).",
+           "Use GradientFlow(model): one forward and backward pass on the whole training set, then "
+           "flow.grad_norms() — first value over last value.")
+def _check_lab2_ratio(answer: object) -> str:
+    value = _as_float(answer, "The ratio")
+    norms, back = _lab2_flow(lab2_broken_model())
+    exact = norms[0] / norms[-1]
+    if value > 0 and abs(math.log(value / exact)) <= math.log(1.05):
+        return (f"The checker measured {exact:.2e}: the first layer receives about {exact:.0e} of the output "
+                "layer's gradient — it cannot learn.")
+    if value > 0 and abs(math.log(value * exact)) <= math.log(1.05):
+        raise _Fail(f"Your {value:.2e} is the inverse of the measured ratio.",
+                    "First layer over output layer: the first value of grad_norms() divided by the last.")
+    if value > 0 and abs(math.log(value / (back[0] / back[-1]))) <= math.log(1.05):
+        raise _Fail(f"{value:.2e} is the ratio of the back-propagated gradients ‖∂L/∂s‖ (backprop_norms), not of "
+                    "the weight gradients ‖∂L/∂W‖ the exercise asks for.", "Use flow.grad_norms().")
+    raise _Fail(f"The checker measured a different ratio (you: {value:.2e}; it differs by more than 5 %).")
+
+
+@_exercise("lab2-shrink-factor", "lab2_rescue",
+           "the factor by which the back-propagated gradient norm ‖∂L/∂s‖ shrinks per layer in "
+           "lab2_broken_model(), predicted from Glorot & Bengio's variance argument (a float).",
+           "Per layer the gradient variance is multiplied by n·Var(W)·σ'(0)², with n = 32, Var(W) = 1/(3n) for "
+           "U[−1/√n, 1/√n] and σ'(0) = 1/4 (theory.variance_factor). A norm scales like a standard deviation.")
+def _check_lab2_shrink(answer: object) -> str:
+    value = _as_float(answer, "The factor")
+    factor = variance_factor("sigmoid", "standard", fan_in=LAB2_WIDTH)
+    predicted = math.sqrt(factor.backward)
+    back = _lab2_flow(lab2_broken_model())[1][:LAB2_DEPTH]  # hidden layers
+    measured = (back[0] / back[-1]) ** (1 / (LAB2_DEPTH - 1))
+    if _close(value, predicted, 0.05):
+        return (f"Predicted √(n·Var(W)·σ'(0)²) = √(1/48) = {predicted:.3f}; the checker measured a geometric mean "
+                f"of {measured:.3f} per layer over the 20 hidden layers.")
+    if _close(value, factor.backward, 0.05):
+        raise _Fail(f"{value:.3g} is the factor for the gradient's variance; the norm shrinks by its square root.")
+    if _close(value, 0.25, 0.05):
+        raise _Fail("0.25 is σ'(0) alone; the weights shrink the gradient too, because n·Var(W) = 1/3 < 1 for "
+                    "the standard init.")
+    if _close(value, measured, 0.05):
+        raise _Fail(f"{value:.3f} is the measured factor — close, but the exercise asks for the prediction from "
+                    "the variance argument.")
+    raise _Fail(f"The prediction differs from {value:.3g} by more than 5 %.")
+
+
+@_exercise("lab2-rescue", "lab2_rescue",
+           f"a torch.nn.Module with at least {LAB2_DEPTH} hidden layers, 16 inputs and 4 outputs that reaches "
+           f"a validation accuracy of at least {LAB2_TARGET:.2f} when trained with lab2_train.",
+           "Change one thing at a time and measure: activation (relu, tanh), initialization (he_normal, "
+           "xavier_normal), normalization (norm='batch') and residual=True are all options of nets.mlp.")
+def _check_lab2_rescue(answer: object) -> str:
+    if not isinstance(answer, nn.Module):
+        raise _Fail(f"The answer should be a torch.nn.Module (e.g. from nets.mlp), got {type(answer).__name__}.")
+    n_layers = len(layer_modules(answer))
+    if n_layers < LAB2_DEPTH + 1:
+        raise _Fail(f"Your model has {n_layers} layers with weights; a rescue keeps the depth: at least "
+                    f"{LAB2_DEPTH} hidden layers and an output layer ({LAB2_DEPTH + 1}).",
+                    "Making the network shallow avoids the problem instead of fixing it.")
+    if not any(p.requires_grad for p in answer.parameters()):
+        raise _Fail("None of your model's parameters requires a gradient (requires_grad=False): nothing can train.")
+    model = copy.deepcopy(answer)  # the student's model is not trained by the checker
+    train, _ = lab2_task()
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(train[0][:2])
+    except Exception as err:
+        raise _Fail(f"Your model cannot take the lab's inputs of shape (batch, {LAB2_IN}): "
+                    f"{type(err).__name__}: {err}") from None
+    model.train()  # measured as lab2_train will see it (BatchNorm with batch statistics)
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, LAB2_CLASSES):
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise _Fail(f"For a batch of 2 inputs your model returns {shape}; it should return (2, {LAB2_CLASSES}), "
+                    "one logit per class.")
+    by_layer = _lab2_flow_by_layer(model)[0]
+    # every layer that counts towards the depth must be on the path from the input to the loss
+    idle = [name for name in layer_modules(model) if not by_layer.get(name, 0.0) > 0.0]
+    if idle:
+        shown = ", ".join(idle[:5]) + (f" and {len(idle) - 5} more" if len(idle) > 5 else "")
+        raise _Fail(f"{len(idle)} of your model's {n_layers} layers with weights receive no gradient at "
+                    f"initialization (exactly zero, or NaN): {shown}. A layer that is never called, or that the "
+                    "logits do not depend on, adds no depth; one whose gradient underflows to zero cannot learn.",
+                    "The depth must be on the path from the input to the output: every layer should be called in "
+                    "forward(), influence the logits and receive a gradient.")
+    norms = list(by_layer.values())
+    ratio = norms[0] / norms[-1] if norms[-1] > 0 else math.nan
+    _, accuracy = lab2_train(model)
+    if accuracy >= LAB2_TARGET:
+        return (f"Trained with the lab's recipe it reaches a validation accuracy of {accuracy:.3f} "
+                f"(target {LAB2_TARGET:.2f}); at initialization its first layer got {ratio:.1e} of the output "
+                "layer's gradient.")
+    raise _Fail(f"Trained with the lab's recipe it reaches a validation accuracy of {accuracy:.3f}, below the target "
+                f"{LAB2_TARGET:.2f} (at initialization the first layer got {ratio:.1e} of the output layer's "
+                "gradient).")

@@ -1,0 +1,78 @@
+"""The import layers of gvcourse (ARCHITECTURE.md): a module imports only modules of lower layers.
+
+Imports inside functions count too: a lazy import still ties the lower module to the higher one.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from notebooks import ROOT
+
+PACKAGE = ROOT / "gvcourse"
+
+# module (dotted, relative to gvcourse) -> layer; keep in step with the table in ARCHITECTURE.md
+LAYERS = {
+    "_checks": 0,
+    "theory": 1, "seeding": 1, "reproducibility": 1, "data": 1, "sequence": 1, "gan": 1, "monitor": 1,
+    "plots": 2,
+    "autograd": 3, "nets": 3, "train": 3,
+    "diagnose": 4, "explore": 4,
+    "labs": 5,
+    "__init__": 6,
+}
+
+
+def _modules() -> dict[str, ast.Module]:
+    out = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        name = ".".join(path.relative_to(PACKAGE).with_suffix("").parts)
+        out[name] = ast.parse(path.read_text(), filename=str(path))
+    return out
+
+
+def _layer(module: str) -> int:
+    """A module of a subpackage (``labs.lab1``) sits in its package's layer."""
+    return LAYERS[module.split(".")[0]]
+
+
+def _gvcourse_imports(name: str, tree: ast.Module) -> set[str]:
+    package = name.split(".")[:-1]  # gvcourse/labs/lab1.py and gvcourse/labs/__init__.py are in package labs
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = package[: len(package) - (node.level - 1)]
+            if node.module:
+                found.add(".".join([*base, node.module]))
+            else:
+                found.update(".".join([*base, alias.name]) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("gvcourse"):
+            found.add(node.module.removeprefix("gvcourse").lstrip(".") or "__init__")
+        elif isinstance(node, ast.Import):
+            found.update(a.name.removeprefix("gvcourse.") for a in node.names if a.name.startswith("gvcourse."))
+    return {m for m in found if m}
+
+
+def test_every_module_has_a_layer():
+    missing = sorted(name for name in _modules() if name.split(".")[0] not in LAYERS)
+    assert not missing, f"add these modules to LAYERS here and to ARCHITECTURE.md: {missing}"
+
+
+def test_no_module_imports_a_higher_or_equal_layer():
+    wrong = []
+    for name, tree in _modules().items():
+        top = name.split(".")[0]
+        for target in _gvcourse_imports(name, tree):
+            if target.split(".")[0] == top:  # within one subpackage
+                continue
+            if _layer(target) >= _layer(name) and top != "__init__":
+                wrong.append(f"{name} (layer {_layer(name)}) imports {target} (layer {_layer(target)})")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_package_does_not_import_tests_or_scripts():
+    for name, tree in _modules().items():
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                mods = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                assert not any(m.split(".")[0] in {"tests", "scripts", "notebooks", "sitebuild"} for m in mods), name
