@@ -15,6 +15,7 @@ PACKAGE = ROOT / "gvcourse"
 LAYERS = {
     "_checks": 0,
     "theory": 1, "seeding": 1, "reproducibility": 1, "data": 1, "sequence": 1, "gan": 1, "monitor": 1,
+    "transformer": 1,
     "plots": 2,
     "autograd": 3, "nets": 3, "train": 3,
     "diagnose": 4, "explore": 4,
