@@ -77,11 +77,19 @@ def _grad_norm_and_clip(params: list[torch.Tensor], clip: float | None) -> tuple
     if not with_grad:
         return torch.tensor(0.0), {}
     grads = [p.grad for p in with_grad]
-    norms = torch._foreach_norm(grads)  # one batched call per step
+    sparse = any(g.is_sparse for g in grads)  # nn.Embedding(sparse=True): the batched kernels take dense ones only
+    if sparse:
+        norms = [torch.linalg.vector_norm(g.coalesce().values() if g.is_sparse else g) for g in grads]
+    else:
+        norms = torch._foreach_norm(grads)  # one batched call per step
     total = torch.linalg.vector_norm(torch.stack(norms))
     if clip is not None:
         coefficient = torch.clamp(clip / (total + 1e-6), max=1.0)
-        torch._foreach_mul_(grads, coefficient)
+        if sparse:
+            for g in grads:
+                g.mul_(coefficient)
+        else:
+            torch._foreach_mul_(grads, coefficient)
     return total, {id(p): norm for p, norm in zip(with_grad, norms)}
 
 

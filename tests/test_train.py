@@ -1,5 +1,7 @@
 """gvcourse.train.fit / evaluate: determinism, learning, clipping, monitoring, errors."""
 
+import math
+
 import pytest
 import torch
 
@@ -129,3 +131,24 @@ def test_bad_data_and_model():
     other = GradientFlow(nets.mlp(1, 4, 8, 3))
     with pytest.raises(ValueError, match="different model"):
         fit(nets.mlp(1, 4, 8, 3), data.teacher_task(n=8, d=8, classes=3), steps=1, lr=0.1, monitor=other)
+
+
+def test_fit_trains_a_model_with_sparse_gradients():
+    """nn.Embedding(sparse=True) gives sparse gradients: norms and clipping must handle them (and the monitor)."""
+    from gvcourse.train import _grad_norm_and_clip
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Embedding(20, 8, sparse=True), torch.nn.Flatten(), torch.nn.Linear(32, 3))
+    x, y = torch.randint(0, 20, (64, 4)), torch.randint(0, 3, (64,))
+    torch.nn.functional.cross_entropy(model(x), y).backward()
+    expected = math.sqrt(sum(float((p.grad.coalesce().values() if p.grad.is_sparse else p.grad).pow(2).sum())
+                             for p in model.parameters()))
+    total, per_param = _grad_norm_and_clip(list(model.parameters()), clip=0.1)
+    assert float(total) == pytest.approx(expected, rel=1e-5)
+    clipped = math.sqrt(sum(float((p.grad.coalesce().values() if p.grad.is_sparse else p.grad).pow(2).sum())
+                            for p in model.parameters()))
+    assert clipped == pytest.approx(0.1, rel=1e-4)
+    flow = GradientFlow(model)
+    history = fit(model, (x, y), 5, lr=0.1, clip=1.0, monitor=flow, progress=False)
+    assert len(history.grad_norm) == 5 and all(math.isfinite(v) for v in history.grad_norm)
+    assert set(flow.grad_norms()) == {"0", "2"}
