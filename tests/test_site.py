@@ -93,9 +93,9 @@ def pages():
     return [e for e in toc_entries()]
 
 
-def open_offline(browser, url):
+def open_offline(browser, url, width=1280):
     """A page whose every request leaving 127.0.0.1 is blocked and recorded, with page errors recorded."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport={"width": width, "height": 900})
     page = context.new_page()
     outside, errors = [], []
 
@@ -186,6 +186,61 @@ def test_static_explorers_respond_to_the_keyboard_offline(browser, server, entry
                     after = explorer.evaluate(VISIBLE_FRAME)
                 assert after and after != before, f"{entry}: explorer {i} dropdown {j} did not change the frame"
                 before = after
+        assert not outside and not errors, (outside, errors)
+    finally:
+        context.close()
+
+
+WIDTHS = [390, 800, 1280]  # a phone, a tablet, a laptop
+
+# True when some element matching the selector can be seen and clicked: it has a size, lies in the viewport and is
+# what the browser hits at its centre (not hidden under another element or moved off-canvas).
+SHOWN = """sel => [...document.querySelectorAll(sel)].some(el => {
+    const r = el.getBoundingClientRect(), s = getComputedStyle(el);
+    if (!r.width || !r.height || s.visibility === 'hidden' || r.right <= 0 || r.left >= innerWidth) return false;
+    const x = r.left + r.width / 2, y = Math.min(r.top + r.height / 2, innerHeight - 1);
+    if (y < 0) return false;
+    const hit = document.elementFromPoint(x, y);
+    return !!hit && (el === hit || el.contains(hit) || hit.contains(el)); })"""
+CHAPTER_LIST = "nav.bd-docs-nav a.reference"
+PAGE_CONTENTS = "#pst-page-toc-nav a"
+
+
+def _toggle_and_wait(page, button, selector, shown):
+    page.locator(button).filter(visible=True).first.click()
+    page.wait_for_function(f"s => ({SHOWN})(s) === {str(shown).lower()}", arg=selector, timeout=3000)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_sidebar_toggles_work_on_phones_tablets_and_laptops(browser, server, width):
+    """The chapter-list (hamburger) and page-contents buttons show and hide their sidebars at every width.
+
+    pydata-sphinx-theme 0.17 once put a second, hidden `.primary-toggle` on the page that both themes' scripts bound
+    to: the visible buttons then did nothing (phones, tablets) or could not collapse the sidebar (laptops)."""
+    context, page, outside, errors = open_offline(browser, f"{server}/book/backprop.html", width)
+    try:
+        toggles = page.locator(".primary-toggle")
+        assert toggles.count() == 1, f"{toggles.count()} chapter-list toggles on the page"
+        strip = page.evaluate("() => document.querySelector('#pst-header')?.getBoundingClientRect().height || 0")
+        assert strip == 0, "the theme's extra top navbar (with a second search box) is back"
+        assert page.locator(".search-button-field").count() == 1, "more than one search field"
+        opened_at_start = page.evaluate(SHOWN, CHAPTER_LIST)
+        assert opened_at_start == (width >= 992), f"{width}px: chapter list shown at start: {opened_at_start}"
+        if opened_at_start:  # a laptop: the button collapses the sidebar and brings it back
+            _toggle_and_wait(page, ".primary-toggle", CHAPTER_LIST, False)
+            _toggle_and_wait(page, ".primary-toggle", CHAPTER_LIST, True)
+        else:  # a phone or tablet: the button opens the sidebar as a drawer; Escape closes it
+            _toggle_and_wait(page, ".primary-toggle", CHAPTER_LIST, True)
+            page.keyboard.press("Escape")
+            page.wait_for_function(f"s => !({SHOWN})(s)", arg=CHAPTER_LIST, timeout=3000)
+        secondary = page.locator(".secondary-toggle").filter(visible=True)
+        if page.evaluate(SHOWN, PAGE_CONTENTS):
+            assert width >= 1200, f"{width}px: page contents shown beside the text"
+        else:
+            assert secondary.count() == 1, f"{width}px: the page contents are neither shown nor behind a button"
+            _toggle_and_wait(page, ".secondary-toggle", PAGE_CONTENTS, True)
+            page.keyboard.press("Escape")
+            page.wait_for_function(f"s => !({SHOWN})(s)", arg=PAGE_CONTENTS, timeout=3000)
         assert not outside and not errors, (outside, errors)
     finally:
         context.close()
