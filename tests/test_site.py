@@ -246,6 +246,58 @@ def test_sidebar_toggles_work_on_phones_tablets_and_laptops(browser, server, wid
         context.close()
 
 
+# What a reader cannot reach at a given width: the page wider than the screen, display equations and outputs whose
+# content is wider than their box but that do not scroll (or that stick out of the text column), and numbers of
+# gvcourse.diagnose's table broken across lines.
+LAYOUT_PROBLEMS = """() => {
+    const problems = [], W = innerWidth, scrolls = el => ['auto', 'scroll'].includes(getComputedStyle(el).overflowX);
+    const shown = el => el.getClientRects().length > 0;
+    const text = el => el.textContent.replace(/\\s+/g, ' ').trim().slice(0, 50);
+    const pageWidth = document.documentElement.scrollWidth;
+    if (pageWidth > W) problems.push(`page is ${pageWidth}px wide`);
+    const column = document.querySelector('.bd-article').getBoundingClientRect().right;
+    const boxes = [['equation', 'div.math mjx-container[display="true"]'],
+                   ['output', '.cell_output pre, .cell_output > .output']];
+    for (const [kind, sel] of boxes) {
+        for (const el of document.querySelectorAll(sel)) {
+            if (!shown(el)) continue;  // e.g. inside a closed solution dropdown
+            if (el.scrollWidth > el.clientWidth + 1 && !scrolls(el)) problems.push(`${kind} clipped: ${text(el)}`);
+            const right = el.getBoundingClientRect().right;
+            if (right > Math.min(W, column) + 1) problems.push(`${kind} sticks out: ${text(el)}`);
+        }
+    }
+    for (const td of document.querySelectorAll('.gv-diagnosis-table td, .gv-diagnosis-table th')) {
+        const range = document.createRange(); range.selectNodeContents(td);
+        const lines = new Set([...range.getClientRects()].map(r => Math.round(r.bottom)));
+        if (lines.size > 1) problems.push(`diagnose table cell wraps: ${text(td)}`);
+    }
+    return problems; }"""
+
+
+def test_nothing_is_cut_off_at_the_right_edge(browser, server):
+    """At phone, tablet and laptop widths every page fits the screen, every display equation and output that is wider
+    than the text scrolls in its own box, and the diagnose report's numbers stay on one line. Each page is loaded
+    once and looked at in each width, as when a reader turns a tablet or resizes a window."""
+    context = browser.new_context(viewport={"width": WIDTHS[0], "height": 900})
+    problems = {}
+    try:
+        for entry in pages():
+            page = context.new_page()
+            page.goto(f"{server}/{entry}.html", wait_until="load")
+            page.evaluate("async () => { if (window.MathJax?.startup?.promise) await MathJax.startup.promise;"
+                          "              await document.fonts.ready; }")
+            for width in WIDTHS:
+                page.set_viewport_size({"width": width, "height": 900})
+                page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+                found = page.evaluate(LAYOUT_PROBLEMS)
+                if found:
+                    problems[f"{entry} at {width}px"] = found[:3]
+            page.close()
+    finally:
+        context.close()
+    assert not problems, problems
+
+
 def test_search_works_offline(browser, server):
     context, page, outside, errors = open_offline(browser, f"{server}/search.html?q=gradient")
     try:
