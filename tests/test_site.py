@@ -52,6 +52,25 @@ def test_exercises_and_citations_render(site):
         assert 'class="reference internal"' in html
 
 
+def test_exercises_are_numbered_per_page(site):
+    """Every page's exercise boxes read Exercise 1, 2, … (not a count running through the book), and a box under a
+    heading "Exercise N: …" (as in the labs) carries that number N; links to exercises use the same numbers."""
+    for entry in pages():
+        html = (site / f"{entry}.html").read_text()
+        boxes = [int(n) for n in re.findall(r'class="caption-number">Exercise (\d+)', html)]
+        assert boxes == list(range(1, len(boxes) + 1)), f"{entry}: exercises numbered {boxes}"
+        for heading in re.finditer(r"<h[1-6]>Exercise (\d+)\b", html):
+            box = re.compile(r'class="caption-number">Exercise (\d+)').search(html, heading.end())
+            assert box and box.group(1) == heading.group(1), f"{entry}: heading Exercise {heading.group(1)} boxes " \
+                f"Exercise {box and box.group(1)}"
+    lab1 = (site / "book/labs/lab1_backprop.html").read_text()
+    assert re.search(r'id="lab1-ex-find-bug">\s*<p class="admonition-title"><span class="caption-number">Exercise 3 ',
+                     lab1)
+    facilitator = (site / "book/labs/facilitator.html").read_text()
+    assert re.search(r'href="lab1_backprop.html#lab1-ex-find-bug"><span class="std std-numref">Exercise 3</span>',
+                     facilitator)
+
+
 def test_launch_links_point_at_the_real_notebooks(site):
     from bootstrap_cell import repository_url
 
