@@ -71,6 +71,36 @@ def test_exercises_are_numbered_per_page(site):
                      facilitator)
 
 
+AUTHOR_YEAR = re.compile(r"^[^\W\d][^,]*( and [^,]+| et al\.)?, (\d{4}|n\.d\.)[a-z]?$")
+
+
+def test_references_read_author_year_without_raw_latex(site):
+    """The bibliography's labels are author-year ("He et al., 2016a"), as the text cites, with no raw LaTeX
+    (\\emph, braces) left in an entry; every citation in the text names the label of the entry it links to."""
+    html = (site / "book/references.html").read_text()
+    entries = re.findall(r'<div class="citation" id="([^"]+)"[^>]*>\s*<span class="label"><span class="fn-bracket">\['
+                         r'</span>(.*?)<span class="fn-bracket">\]</span></span>\s*(.*?)</div>', html, flags=re.S)
+    assert len(entries) >= 40, f"only {len(entries)} bibliography entries found"
+    labels = {}
+    for anchor, label, body in entries:
+        assert AUTHOR_YEAR.match(label), f"bibliography label is not author-year: {label}"
+        text = re.sub(r"<[^>]+>", "", body)
+        assert not re.search(r"\\[A-Za-z]+|[{}]", text), f"raw LaTeX in the entry {label}: {text[:200]}"
+        labels[anchor] = label
+    assert len(set(labels.values())) == len(labels), "two bibliography entries share a label"
+    cited = 0
+    for entry in pages():
+        page = re.sub(r' title="[^"]*"', "", (site / f"{entry}.html").read_text())
+        for group in re.findall(r'<span class="bibtex-citation" id="[^"]+">(.*?)</span>', page, flags=re.S):
+            assert group.startswith("[") and group.endswith("]"), f"{entry}: citation {group[:80]}"
+            links = r'<a class="reference internal" href="(?:[./]*book/)?references.html#([^"]+)">(.*?)</a>'
+            for anchor, text in re.findall(links, group):
+                text = re.sub(r"<[^>]+>", "", text)  # "et al." is in italics
+                assert text == labels[anchor], f"{entry}: cites {text!r} for the entry labelled {labels[anchor]!r}"
+                cited += 1
+    assert cited >= 100, f"only {cited} citations found in the text"
+
+
 def test_launch_links_point_at_the_real_notebooks(site):
     from bootstrap_cell import repository_url
 
