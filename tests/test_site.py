@@ -9,6 +9,7 @@ critical accessibility violation. All in one module so one xdist worker builds t
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from urllib.parse import urlparse
@@ -160,7 +161,24 @@ def open_offline(browser, url, width=1280):
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("response", lambda r: errors.append(f"HTTP {r.status} for {r.url}") if r.status >= 400 else None)
     page.goto(url, wait_until="networkidle")
+    show_widgets(page)
     return context, page, outside, errors
+
+
+WIDGET_VIEWS = 'script[type="application/vnd.jupyter.widget-view+json"]'
+
+
+def show_widgets(page):
+    """Scroll to the page's first widget, as a reader would: the widget manager loads only when one is near
+    (book/_static/widgets-lazy.js). Waits until every widget is drawn, then scrolls back to the top."""
+    views = page.locator(WIDGET_VIEWS).count()
+    if not views:
+        return
+    page.evaluate("""sel => [...document.querySelectorAll(sel)].map(s => s.parentElement)
+                             .find(p => p && p.getClientRects().length).scrollIntoView()""", WIDGET_VIEWS)
+    page.wait_for_function("n => document.querySelectorAll('.widget-subarea').length >= n", arg=views, timeout=30000)
+    page.wait_for_load_state("networkidle")
+    page.evaluate("() => window.scrollTo(0, 0)")
 
 
 @pytest.mark.parametrize("entry", pages())
@@ -344,6 +362,39 @@ def test_nothing_is_cut_off_at_the_right_edge(browser, server):
             page.close()
     finally:
         context.close()
+    assert not problems, problems
+
+
+FIRST_VISIT_LIMIT = 4_500_000  # bytes; every page was 2.4-3.7 MB in December 2026 (explorer pages 8.3-8.8 MB before)
+
+
+def test_page_weight_on_a_first_visit(browser, server, tmp_path_factory):
+    """What a first visit transfers (empty cache, nothing scrolled): every page stays under FIRST_VISIT_LIMIT.
+    FontAwesome's 1.5 MB script is never loaded (the stylesheet draws the icons), and the 3.6 MB widget manager
+    only on pages with widgets, once the reader comes near one. The weights are left in page-weights.json."""
+    weights, problems = {}, []
+    for entry in pages():
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        sizes = {}
+        page.on("requestfinished", lambda r, sizes=sizes: sizes.__setitem__(r.url, r.sizes()["responseBodySize"]))
+        page.goto(f"{server}/{entry}.html", wait_until="networkidle")
+        first = sum(sizes.values())
+        names = [urlparse(u).path.rsplit("/", 1)[-1] for u in sizes]
+        has_widgets = page.locator(WIDGET_VIEWS).count() > 0
+        show_widgets(page)
+        weights[entry] = {"first_visit": first, "with_widgets": sum(sizes.values())}
+        context.close()
+        if first > FIRST_VISIT_LIMIT:
+            problems.append(f"{entry}: {first / 1e6:.2f} MB on a first visit")
+        if "fontawesome.js" in names:
+            problems.append(f"{entry} loads fontawesome.js")
+        if "embed-amd.js" in names:
+            problems.append(f"{entry} loads the widget manager before a widget is near")
+        if not has_widgets and any(n.endswith(("embed-amd.js", "require.js")) for n in names):
+            problems.append(f"{entry} has no widgets but loads widget scripts")
+    out = Path(tmp_path_factory.getbasetemp()) / "page-weights.json"
+    out.write_text(json.dumps(weights, indent=1))
     assert not problems, problems
 
 
