@@ -9,6 +9,7 @@ critical accessibility violation. All in one module so one xdist worker builds t
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from urllib.parse import urlparse
@@ -54,6 +55,55 @@ def test_exercises_and_citations_render(site):
         assert 'class="reference internal"' in html
 
 
+def test_exercises_are_numbered_per_page(site):
+    """Every page's exercise boxes read Exercise 1, 2, … (not a count running through the book), and a box under a
+    heading "Exercise N: …" (as in the labs) carries that number N; links to exercises use the same numbers."""
+    for entry in pages():
+        html = (site / f"{entry}.html").read_text()
+        boxes = [int(n) for n in re.findall(r'class="caption-number">Exercise (\d+)', html)]
+        assert boxes == list(range(1, len(boxes) + 1)), f"{entry}: exercises numbered {boxes}"
+        for heading in re.finditer(r"<h[1-6]>Exercise (\d+)\b", html):
+            box = re.compile(r'class="caption-number">Exercise (\d+)').search(html, heading.end())
+            assert box and box.group(1) == heading.group(1), f"{entry}: heading Exercise {heading.group(1)} boxes " \
+                f"Exercise {box and box.group(1)}"
+    lab1 = (site / "book/labs/lab1_backprop.html").read_text()
+    assert re.search(r'id="lab1-ex-find-bug">\s*<p class="admonition-title"><span class="caption-number">Exercise 3 ',
+                     lab1)
+    facilitator = (site / "book/labs/facilitator.html").read_text()
+    assert re.search(r'href="lab1_backprop.html#lab1-ex-find-bug"><span class="std std-numref">Exercise 3</span>',
+                     facilitator)
+
+
+AUTHOR_YEAR = re.compile(r"^[^\W\d][^,]*( and [^,]+| et al\.)?, (\d{4}|n\.d\.)[a-z]?$")
+
+
+def test_references_read_author_year_without_raw_latex(site):
+    """The bibliography's labels are author-year ("He et al., 2016a"), as the text cites, with no raw LaTeX
+    (\\emph, braces) left in an entry; every citation in the text names the label of the entry it links to."""
+    html = (site / "book/references.html").read_text()
+    entries = re.findall(r'<div class="citation" id="([^"]+)"[^>]*>\s*<span class="label"><span class="fn-bracket">\['
+                         r'</span>(.*?)<span class="fn-bracket">\]</span></span>\s*(.*?)</div>', html, flags=re.S)
+    assert len(entries) >= 40, f"only {len(entries)} bibliography entries found"
+    labels = {}
+    for anchor, label, body in entries:
+        assert AUTHOR_YEAR.match(label), f"bibliography label is not author-year: {label}"
+        text = re.sub(r"<[^>]+>", "", body)
+        assert not re.search(r"\\[A-Za-z]+|[{}]", text), f"raw LaTeX in the entry {label}: {text[:200]}"
+        labels[anchor] = label
+    assert len(set(labels.values())) == len(labels), "two bibliography entries share a label"
+    cited = 0
+    for entry in pages():
+        page = re.sub(r' title="[^"]*"', "", (site / f"{entry}.html").read_text())
+        for group in re.findall(r'<span class="bibtex-citation" id="[^"]+">(.*?)</span>', page, flags=re.S):
+            assert group.startswith("[") and group.endswith("]"), f"{entry}: citation {group[:80]}"
+            links = r'<a class="reference internal" href="(?:[./]*book/)?references.html#([^"]+)">(.*?)</a>'
+            for anchor, text in re.findall(links, group):
+                text = re.sub(r"<[^>]+>", "", text)  # "et al." is in italics
+                assert text == labels[anchor], f"{entry}: cites {text!r} for the entry labelled {labels[anchor]!r}"
+                cited += 1
+    assert cited >= 100, f"only {cited} citations found in the text"
+
+
 def test_launch_links_point_at_the_real_notebooks(site):
     from bootstrap_cell import repository_url
 
@@ -95,9 +145,9 @@ def pages():
     return [e for e in toc_entries()]
 
 
-def open_offline(browser, url):
+def open_offline(browser, url, width=1280):
     """A page whose every request leaving 127.0.0.1 is blocked and recorded, with page errors recorded."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport={"width": width, "height": 900})
     page = context.new_page()
     outside, errors = [], []
 
@@ -113,7 +163,24 @@ def open_offline(browser, url):
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("response", lambda r: errors.append(f"HTTP {r.status} for {r.url}") if r.status >= 400 else None)
     page.goto(url, wait_until="networkidle")
+    show_widgets(page)
     return context, page, outside, errors
+
+
+WIDGET_VIEWS = 'script[type="application/vnd.jupyter.widget-view+json"]'
+
+
+def show_widgets(page):
+    """Scroll to the page's first widget, as a reader would: the widget manager loads only when one is near
+    (book/_static/widgets-lazy.js). Waits until every widget is drawn, then scrolls back to the top."""
+    views = page.locator(WIDGET_VIEWS).count()
+    if not views:
+        return
+    page.evaluate("""sel => [...document.querySelectorAll(sel)].map(s => s.parentElement)
+                             .find(p => p && p.getClientRects().length).scrollIntoView()""", WIDGET_VIEWS)
+    page.wait_for_function("n => document.querySelectorAll('.widget-subarea').length >= n", arg=views, timeout=30000)
+    page.wait_for_load_state("networkidle")
+    page.evaluate("() => window.scrollTo(0, 0)")
 
 
 @pytest.mark.parametrize("entry", pages())
@@ -191,6 +258,146 @@ def test_static_explorers_respond_to_the_keyboard_offline(browser, server, entry
         assert not outside and not errors, (outside, errors)
     finally:
         context.close()
+
+
+WIDTHS = [390, 800, 1280]  # a phone, a tablet, a laptop
+
+# True when some element matching the selector can be seen and clicked: it has a size, lies in the viewport and is
+# what the browser hits at its centre (not hidden under another element or moved off-canvas).
+SHOWN = """sel => [...document.querySelectorAll(sel)].some(el => {
+    const r = el.getBoundingClientRect(), s = getComputedStyle(el);
+    if (!r.width || !r.height || s.visibility === 'hidden' || r.right <= 0 || r.left >= innerWidth) return false;
+    const x = r.left + r.width / 2, y = Math.min(r.top + r.height / 2, innerHeight - 1);
+    if (y < 0) return false;
+    const hit = document.elementFromPoint(x, y);
+    return !!hit && (el === hit || el.contains(hit) || hit.contains(el)); })"""
+CHAPTER_LIST = "nav.bd-docs-nav a.reference"
+PAGE_CONTENTS = "#pst-page-toc-nav a"
+
+
+def _toggle_and_wait(page, button, selector, shown):
+    page.locator(button).filter(visible=True).first.click()
+    page.wait_for_function(f"s => ({SHOWN})(s) === {str(shown).lower()}", arg=selector, timeout=3000)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_sidebar_toggles_work_on_phones_tablets_and_laptops(browser, server, width):
+    """The chapter-list (hamburger) and page-contents buttons show and hide their sidebars at every width.
+
+    pydata-sphinx-theme 0.17 once put a second, hidden `.primary-toggle` on the page that both themes' scripts bound
+    to: the visible buttons then did nothing (phones, tablets) or could not collapse the sidebar (laptops)."""
+    context, page, outside, errors = open_offline(browser, f"{server}/book/backprop.html", width)
+    try:
+        toggles = page.locator(".primary-toggle")
+        assert toggles.count() == 1, f"{toggles.count()} chapter-list toggles on the page"
+        strip = page.evaluate("() => document.querySelector('#pst-header')?.getBoundingClientRect().height || 0")
+        assert strip == 0, "the theme's extra top navbar (with a second search box) is back"
+        assert page.locator(".search-button-field").count() == 1, "more than one search field"
+        opened_at_start = page.evaluate(SHOWN, CHAPTER_LIST)
+        assert opened_at_start == (width >= 992), f"{width}px: chapter list shown at start: {opened_at_start}"
+        if opened_at_start:  # a laptop: the button collapses the sidebar and brings it back
+            _toggle_and_wait(page, ".primary-toggle", CHAPTER_LIST, False)
+            _toggle_and_wait(page, ".primary-toggle", CHAPTER_LIST, True)
+        else:  # a phone or tablet: the button opens the sidebar as a drawer; Escape closes it
+            _toggle_and_wait(page, ".primary-toggle", CHAPTER_LIST, True)
+            page.keyboard.press("Escape")
+            page.wait_for_function(f"s => !({SHOWN})(s)", arg=CHAPTER_LIST, timeout=3000)
+        secondary = page.locator(".secondary-toggle").filter(visible=True)
+        if page.evaluate(SHOWN, PAGE_CONTENTS):
+            assert width >= 1200, f"{width}px: page contents shown beside the text"
+        else:
+            assert secondary.count() == 1, f"{width}px: the page contents are neither shown nor behind a button"
+            _toggle_and_wait(page, ".secondary-toggle", PAGE_CONTENTS, True)
+            page.keyboard.press("Escape")
+            page.wait_for_function(f"s => !({SHOWN})(s)", arg=PAGE_CONTENTS, timeout=3000)
+        assert not outside and not errors, (outside, errors)
+    finally:
+        context.close()
+
+
+# What a reader cannot reach at a given width: the page wider than the screen, display equations and outputs whose
+# content is wider than their box but that do not scroll (or that stick out of the text column), and numbers of
+# gvcourse.diagnose's table broken across lines.
+LAYOUT_PROBLEMS = """() => {
+    const problems = [], W = innerWidth, scrolls = el => ['auto', 'scroll'].includes(getComputedStyle(el).overflowX);
+    const shown = el => el.getClientRects().length > 0;
+    const text = el => el.textContent.replace(/\\s+/g, ' ').trim().slice(0, 50);
+    const pageWidth = document.documentElement.scrollWidth;
+    if (pageWidth > W) problems.push(`page is ${pageWidth}px wide`);
+    const column = document.querySelector('.bd-article').getBoundingClientRect().right;
+    const boxes = [['equation', 'div.math mjx-container[display="true"]'],
+                   ['output', '.cell_output pre, .cell_output > .output']];
+    for (const [kind, sel] of boxes) {
+        for (const el of document.querySelectorAll(sel)) {
+            if (!shown(el)) continue;  // e.g. inside a closed solution dropdown
+            if (el.scrollWidth > el.clientWidth + 1 && !scrolls(el)) problems.push(`${kind} clipped: ${text(el)}`);
+            const right = el.getBoundingClientRect().right;
+            if (right > Math.min(W, column) + 1) problems.push(`${kind} sticks out: ${text(el)}`);
+        }
+    }
+    for (const td of document.querySelectorAll('.gv-diagnosis-table td, .gv-diagnosis-table th')) {
+        const range = document.createRange(); range.selectNodeContents(td);
+        const lines = new Set([...range.getClientRects()].map(r => Math.round(r.bottom)));
+        if (lines.size > 1) problems.push(`diagnose table cell wraps: ${text(td)}`);
+    }
+    return problems; }"""
+
+
+def test_nothing_is_cut_off_at_the_right_edge(browser, server):
+    """At phone, tablet and laptop widths every page fits the screen, every display equation and output that is wider
+    than the text scrolls in its own box, and the diagnose report's numbers stay on one line. Each page is loaded
+    once and looked at in each width, as when a reader turns a tablet or resizes a window."""
+    context = browser.new_context(viewport={"width": WIDTHS[0], "height": 900})
+    problems = {}
+    try:
+        for entry in pages():
+            page = context.new_page()
+            page.goto(f"{server}/{entry}.html", wait_until="load")
+            page.evaluate("async () => { if (window.MathJax?.startup?.promise) await MathJax.startup.promise;"
+                          "              await document.fonts.ready; }")
+            for width in WIDTHS:
+                page.set_viewport_size({"width": width, "height": 900})
+                page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+                found = page.evaluate(LAYOUT_PROBLEMS)
+                if found:
+                    problems[f"{entry} at {width}px"] = found[:3]
+            page.close()
+    finally:
+        context.close()
+    assert not problems, problems
+
+
+FIRST_VISIT_LIMIT = 4_500_000  # bytes; every page was 2.4-3.7 MB in December 2026 (explorer pages 8.3-8.8 MB before)
+
+
+def test_page_weight_on_a_first_visit(browser, server, tmp_path_factory):
+    """What a first visit transfers (empty cache, nothing scrolled): every page stays under FIRST_VISIT_LIMIT.
+    FontAwesome's 1.5 MB script is never loaded (the stylesheet draws the icons), and the 3.6 MB widget manager
+    only on pages with widgets, once the reader comes near one. The weights are left in page-weights.json."""
+    weights, problems = {}, []
+    for entry in pages():
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        sizes = {}
+        page.on("requestfinished", lambda r, sizes=sizes: sizes.__setitem__(r.url, r.sizes()["responseBodySize"]))
+        page.goto(f"{server}/{entry}.html", wait_until="networkidle")
+        first = sum(sizes.values())
+        names = [urlparse(u).path.rsplit("/", 1)[-1] for u in sizes]
+        has_widgets = page.locator(WIDGET_VIEWS).count() > 0
+        show_widgets(page)
+        weights[entry] = {"first_visit": first, "with_widgets": sum(sizes.values())}
+        context.close()
+        if first > FIRST_VISIT_LIMIT:
+            problems.append(f"{entry}: {first / 1e6:.2f} MB on a first visit")
+        if "fontawesome.js" in names:
+            problems.append(f"{entry} loads fontawesome.js")
+        if "embed-amd.js" in names:
+            problems.append(f"{entry} loads the widget manager before a widget is near")
+        if not has_widgets and any(n.endswith(("embed-amd.js", "require.js")) for n in names):
+            problems.append(f"{entry} has no widgets but loads widget scripts")
+    out = Path(tmp_path_factory.getbasetemp()) / "page-weights.json"
+    out.write_text(json.dumps(weights, indent=1))
+    assert not problems, problems
 
 
 def test_search_works_offline(browser, server):

@@ -13,6 +13,9 @@
     whose visible text is "Show code cell source" (label-content-name-mismatch); the visible text is kept as its name;
   * docutils writes bibliography entries as ``role="doc-biblioentry"`` inside ``role="list"``, which
     needs ``listitem`` children (aria-required-children); entries become list items.
+- Page weight: pydata-sphinx-theme loads FontAwesome's JavaScript (1.5 MB, scripts/fontawesome.js) on every page
+  to turn icons into SVG, but its stylesheet already draws the same icons from FontAwesome's web fonts (which the
+  page loads anyway). The script tag is dropped; icons are drawn by the stylesheet.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 _SEARCH_FIELD = re.compile(r'(<button class="btn search-button-field[^"]*"[^>]*?) aria-label="Search"')
 _THEME_SWITCH_ICON = re.compile(r'(<i class="theme-switch [^"]*" data-mode="\w+")\s+title="[^"]*"')
 _HIDDEN_CELL_TOGGLE = re.compile(r'<summary aria-label="Toggle hidden content">')
+_FONTAWESOME_JS = re.compile(r'\s*<script defer src="[^"]*_static/scripts/fontawesome\.js[^"]*"></script>')
 _BIBLIOENTRY = re.compile(r'(<div class="citation" id="[^"]+") role="doc-biblioentry"')
 
 
@@ -44,6 +48,7 @@ def fix_html(text: str) -> str:
     text = _SEARCH_FIELD.sub(r"\1", text)
     text = _THEME_SWITCH_ICON.sub(r"\1", text)
     text = _HIDDEN_CELL_TOGGLE.sub("<summary>", text)
+    text = _FONTAWESOME_JS.sub("", text)
     return _BIBLIOENTRY.sub(r'\1 role="listitem"', text)
 
 

@@ -6,5 +6,11 @@
   if (typeof window.require === "undefined" || typeof window.require.config !== "function") { return; }
   var root = document.documentElement.getAttribute("data-content_root") || "./";
   var manager = new URL(root + "_static/vendor/html-manager", document.baseURI).href;
-  window.require.config({ paths: { "@jupyter-widgets/html-manager/dist": manager } });
+  // The widgets' own modules (defined inside embed-amd.js) compute their icon fonts' address the same way; their
+  // FontAwesome 4 icons were drawn as SVG by the theme's FontAwesome script before the site stopped loading it.
+  var paths = { "@jupyter-widgets/html-manager/dist": manager };
+  ["html-manager", "base", "base7", "controls", "controls7", "output"].forEach(function (name) {
+    paths["@jupyter-widgets/" + name] = manager + "/" + name;
+  });
+  window.require.config({ paths: paths });
 })();
