@@ -168,18 +168,18 @@ def live_explorer(draw: Callable[..., Figure], controls: Mapping[str, Sequence],
     if unknown:
         raise ValueError(f"initial names unknown controls {sorted(unknown)}; controls are: {', '.join(controls)}")
     sliders = {name: _control(name, values, initial.get(name)) for name, values in controls.items()}
-    output = w.Output()
+    output = w.HTML()
 
     def redraw(change=None) -> None:
         values = {name: controls[name][slider.index] for name, slider in sliders.items()}
         fig = draw(**values)
         if not isinstance(fig, Figure):
             raise TypeError(f"draw(**{values}) returned {type(fig).__name__}, not a matplotlib Figure")
-        # Written into the Output widget directly (not captured from the cell), then closed, so the
-        # inline backend does not also show it under the cell: same outputs in Jupyter, nbclient and nbval.
-        output.outputs = ()
-        output.append_display_data(fig)
-        plt.close(fig)
+        # An <img> with the figure's alt text in an HTML widget (a widget's image output would lose the alt
+        # text on the website); figure_to_png closes the figure, so the inline backend does not also show it.
+        alt = get_alt_text(fig) or f"Figure for {values}"
+        caption = ", ".join(f"{k} = {v}" for k, v in values.items())
+        output.value = _frame_html(figure_to_png(fig), alt, caption)
 
     for slider in sliders.values():
         slider.observe(redraw, names="index")
