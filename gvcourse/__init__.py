@@ -37,6 +37,6 @@ def setup_notebook(seed: int = 0, threads: int = 1) -> int:
     Identical numbers on *other* CPUs (AMD, or Intel without AVX-512) need more than this:
     :func:`gvcourse.use_reproducible_numerics` pins the kernels too, at a cost in speed.
     """
-    torch.set_num_threads(positive_int("threads", threads))
+    use_reproducible_numerics(positive_int("threads", threads))
     plots.use_course_style()
     return seed_all(seed)
