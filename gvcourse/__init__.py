@@ -7,8 +7,6 @@ Modules: ``autograd`` (a scalar autodiff engine), ``nets`` (models and initializ
 ``transformer`` (a small pre-LN/post-LN Transformer encoder).
 """
 
-import torch
-
 from . import autograd, data, gan, monitor, nets, plots, sequence, theory, train, transformer
 from ._checks import positive_int
 from .autograd import Value

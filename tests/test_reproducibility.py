@@ -3,7 +3,8 @@
 We cannot run on an AMD or an AVX2-only CPU here, so the tests make this CPU choose what such a CPU would:
 PyTorch's AVX2 kernels, MKL's AVX2 code (MKL_ENABLE_INSTRUCTIONS), oneDNN capped at AVX2 — and another thread
 count. Under the policy the results must not move; without it they must (otherwise the emulation proves
-nothing). setup_notebook() applies the policy's thread part to every chapter.
+nothing). setup_notebook() applies the policy in every chapter, and the whole suite's strict nbval runs on the
+emulated CPU (conftest.py) against outputs stored with this machine's own choices.
 """
 
 from __future__ import annotations
@@ -15,12 +16,11 @@ import subprocess
 import sys
 
 import pytest
+from emulated_cpu import AVX2_CPU
 from notebooks import ROOT, read, toc_notebooks
 
 from gvcourse import reproducibility
 
-# What an AVX2-only CPU (e.g. AMD EPYC before Zen 4) selects natively, forced on this CPU.
-AVX2_CPU = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
 POLICY_VARS = ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA",
                "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -84,10 +84,12 @@ def test_a_late_call_warns_and_says_what_to_do():
 
 
 @pytest.mark.slow  # a fresh interpreter per case
-def test_setup_notebook_pins_the_threads_whatever_the_environment():
-    code = "import gvcourse, torch; gvcourse.setup_notebook(); a = torch.get_num_threads(); " \
-           "gvcourse.setup_notebook(threads=2); print(a, torch.get_num_threads())"
-    assert _run(["-c", code], _env(OMP_NUM_THREADS="2")).split() == ["1", "2"]
+@needs_avx2
+def test_setup_notebook_applies_the_policy_whatever_the_environment():
+    code = ("import gvcourse, torch; gvcourse.setup_notebook(); a = torch.get_num_threads(); "
+            "ok = gvcourse.reproducibility.numerics_in_effect().reproducible; "
+            "gvcourse.setup_notebook(threads=2); print(a, torch.get_num_threads(), ok)")
+    assert _run(["-W", "error", "-c", code], _env(OMP_NUM_THREADS="2")).split() == ["1", "2", "True"]
 
 
 def test_bad_thread_counts_are_refused_before_anything_changes():
