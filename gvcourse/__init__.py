@@ -23,17 +23,16 @@ __all__ = ["autograd", "data", "gan", "monitor", "nets", "plots", "sequence", "t
 
 
 def setup_notebook(seed: int = 0, threads: int = 1) -> int:
-    """The first line of every chapter: one PyTorch thread, seeded generators, the course's figure style.
+    """The first line of every chapter: the same numbers on every CPU, seeded generators, the course's figure style.
 
-    ``threads`` PyTorch threads (1 by default). The thread count is part of a result: a reduction split over
-    two threads adds in another order than on one, and long training runs amplify the last-bit difference.
-    One thread per kernel also never oversubscribes a small machine: two kernels each running two threads
-    on a 2-core machine (JupyterLab with another notebook open, Binder or a hub pod with a CPU limit, the
-    test suite's two workers) ran 4-12x slower than with one thread each. Then seeds Python, NumPy and
-    PyTorch and sets the figure style. Returns the seed.
-
-    Identical numbers on *other* CPUs (AMD, or Intel without AVX-512) need more than this:
-    :func:`gvcourse.use_reproducible_numerics` pins the kernels too, at a cost in speed.
+    Applies :func:`gvcourse.use_reproducible_numerics` before any computation — PyTorch's AVX2 kernels, MKL's
+    cross-vendor COMPATIBLE branch, oneDNN off, ``threads`` PyTorch threads (1 by default) — so a chapter
+    prints on an AMD laptop, an Intel server, Colab or Binder the numbers its prose quotes: each CPU otherwise
+    picks its own kernels, and long training runs amplify their last-bit differences (the module
+    ``gvcourse.reproducibility`` explains each setting). The thread count is part of a result too, and one
+    thread per kernel never oversubscribes a small machine: two kernels each running two threads on a 2-core
+    machine ran 4-12x slower than with one thread each. Then seeds Python, NumPy and PyTorch and sets the
+    figure style. Returns the seed.
     """
     use_reproducible_numerics(positive_int("threads", threads))
     plots.use_course_style()
