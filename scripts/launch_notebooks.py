@@ -162,10 +162,9 @@ def cited_keys(text: str) -> list[str]:
 
 def build_index(root: Path = ROOT) -> BookIndex:
     """Index every page of the book and format the bibliography as the website does (the works cited anywhere)."""
+    import author_year_bib
     from pybtex.database import parse_file
     from pybtex.plugin import find_plugin, register_plugin
-
-    import author_year_bib
 
     index = BookIndex(baseurl=_baseurl(root))
     cited: list[str] = []
@@ -446,8 +445,8 @@ class MystToMarkdown:
     def _relative_asset(self, path: str) -> str:
         if re.match(r"^[a-z]+://", path):
             return path
-        source = PurePosixPath(self.page).parent / path
-        return PurePosixPath(os.path.relpath(source.as_posix(), PurePosixPath(launch_path(self.page)).parent)).as_posix()
+        source = (PurePosixPath(self.page).parent / path).as_posix()
+        return PurePosixPath(os.path.relpath(source, PurePosixPath(launch_path(self.page)).parent)).as_posix()
 
     def _exercise_number(self, label: str | None) -> int:
         if not label or label not in self.index.exercises:
@@ -591,7 +590,7 @@ def stale_files(dest: Path = LAUNCH, root: Path = ROOT) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python scripts/launch_notebooks.py",
-                                     description="Write the plain-Markdown launch notebooks that Colab and Binder open.")
+                                     description="Write the plain-Markdown notebooks that Colab and Binder open.")
     parser.add_argument("--out", metavar="DIR", default=str(LAUNCH), help="where to write them (default: launch/)")
     parser.add_argument("--check", action="store_true", help="only report whether launch/ is current")
     args = parser.parse_args(argv)
