@@ -194,7 +194,10 @@ def build_index(root: Path = ROOT) -> BookIndex:
         for name, value in bib.entries[key].fields.items():
             bib.entries[key].fields[name] = re.sub(r"\\url\{([^{}]+)\}", placeholder, value)
     for entry in style.format_entries(style.sort([bib.entries[k] for k in keys])):
+        # pybtex escapes every "." "-" "(" ")": fine in Markdown, but "\\(…\\)" and "\\[…\\]" are math delimiters to
+        # renderers that find math before Markdown; brackets become entities
         text = " ".join(entry.text.render(backend).split())
+        text = re.sub(r"\\([.()\-])", r"\1", text).replace("\\[", "&#91;").replace("\\]", "&#93;")
         text = re.sub(r"URLPLACEHOLDER(\d+)X", lambda m: f"<{urls[int(m.group(1))]}>", text)
         index.labels[entry.key] = entry.label
         index.entries[entry.key] = text
@@ -400,9 +403,10 @@ class MystToMarkdown:
             parts = []
             for label in labels:
                 who, _, year = label.rpartition(", ")
-                parts.append(f"{who} \\[[{year}](#References)\\]")
+                parts.append(f"{who} &#91;[{year}](#References)&#93;")
             return ", ".join(parts)
-        return "\\[" + "; ".join(f"[{label}](#References)" for label in labels) + "\\]"
+        # "[He et al., 2016a]" as on the website; entities, because "\\[" opens display math in some renderers
+        return "&#91;" + "; ".join(f"[{label}](#References)" for label in labels) + "&#93;"
 
     def _ref(self, name: str, text: str, label: str) -> str:
         if label in self.index.exercises:
@@ -473,7 +477,7 @@ class MystToMarkdown:
         """The "References" section: the works this page cites, in the bibliography's order."""
         keys = [k for k in self.index.order if k in set(self.cited)]
         lines = ["## References", ""]
-        lines += [f"- **[{self.index.labels[k]}]** {self.index.entries[k]}" for k in keys]
+        lines += [f"- **&#91;{self.index.labels[k]}&#93;** {self.index.entries[k]}" for k in keys]
         if self.index.baseurl:
             lines += ["", f"The course's whole bibliography: [References]({self.page_url('book/references.md')})."]
         return "\n".join(lines)
