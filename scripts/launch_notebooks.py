@@ -19,7 +19,8 @@ same cells in plain Markdown:
 - exercises open with a bold "Exercise N" (numbered per page, as on the website), admonitions with their bold title;
 - solutions are collapsed in an HTML ``<details>`` element (Jupyter and Colab both render it); the code cells of a
   gated solution stay where they are and stay executable (moving them would run them in a different state), after
-  a bold "Solution to Exercise N" line, with their outputs cleared and their source collapsed in JupyterLab;
+  a bold "Solution to Exercise N" line, with their outputs cleared and their source collapsed in JupyterLab; the
+  markdown cells between them (which quote the numbers) are collapsed in ``<details>``;
 - cell tags: the first cell (``remove-cell``: it installs gvcourse on Colab) is kept and runs; ``remove-output``
   cells (live explorers that need a kernel) lose their stored output; ``hide-input``/``remove-input`` and
   ``hide-output`` collapse the source or output in JupyterLab (``metadata.jupyter``).
@@ -509,9 +510,13 @@ def launch_notebook(path: Path, index: BookIndex, root: Path = ROOT, student: Ca
         if cell.cell_type == "markdown":
             if "remove-cell" in tags:
                 continue
+            inside = converter.gated
             cell.source = converter.links(converter.convert(cell.source))
             if not cell.source.strip():
                 continue
+            if inside and inside[0] == "solution" and converter.gated == inside:  # prose of a gated solution
+                n = converter._exercise_number(inside[1])
+                cell.source = _details(f"{SOLUTION_SUMMARY.format(n=n)}: what the code shows", cell.source)
         elif cell.cell_type == "code":
             cell.metadata.pop("execution", None)
             if converter.gated and converter.gated[0] == "solution":
@@ -574,17 +579,24 @@ def write_launch_notebooks(dest: str | Path = LAUNCH, root: Path = ROOT) -> list
         target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(launch_notebook(path, index, root), target)
         written.append(target)
-    for old in set(dest.rglob("*.ipynb")) - set(written):  # a chapter removed from the book: its launch copy goes
+    for old in set(_notebooks_in(dest)) - set(written):  # a chapter removed from the book: its launch copy goes
         if "launch_version_of" in nbformat.read(old, as_version=4).metadata.get("gvcourse", {}):
             old.unlink()
     return written
+
+
+def _notebooks_in(folder: Path) -> list[Path]:
+    """The notebooks under ``folder``, not Jupyter's ``.ipynb_checkpoints`` or other hidden folders."""
+    if not folder.is_dir():
+        return []
+    return [p for p in folder.rglob("*.ipynb") if not any(part.startswith(".") for part in p.relative_to(folder).parts)]
 
 
 def stale_files(dest: Path = LAUNCH, root: Path = ROOT) -> list[str]:
     """What differs between ``dest`` and freshly generated launch notebooks (missing, changed or extra files)."""
     with tempfile.TemporaryDirectory() as tmp:
         fresh = {p.relative_to(tmp).as_posix() for p in write_launch_notebooks(tmp, root)}
-        present = {p.relative_to(dest).as_posix() for p in dest.rglob("*.ipynb")} if dest.is_dir() else set()
+        present = {p.relative_to(dest).as_posix() for p in _notebooks_in(dest)}
         problems = [f"missing {name}" for name in sorted(fresh - present)]
         problems += [f"not generated from book/: {name}" for name in sorted(present - fresh)]
         problems += [f"out of date {name}" for name in sorted(fresh & present)

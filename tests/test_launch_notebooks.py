@@ -17,6 +17,7 @@ from launch_notebooks import (
     LAUNCH,
     BookIndex,
     MystToMarkdown,
+    _notebooks_in,
     book_notebooks,
     build_index,
     launch_notebook,
@@ -45,7 +46,7 @@ def test_every_book_notebook_has_a_launch_notebook():
 
 
 def _launch_copies():
-    return sorted(LAUNCH.rglob("*.ipynb"))
+    return sorted(_notebooks_in(LAUNCH))
 
 
 @pytest.mark.parametrize("path", _launch_copies(), ids=lambda p: p.relative_to(LAUNCH).as_posix())
@@ -211,7 +212,8 @@ def test_gated_solution_cells_stay_executable_after_a_solution_line():
     assert sources[3].startswith("**Solution to Exercise 1.** Try the exercise yourself first")
     code = nb.cells[4]
     assert code.source == "print(41 + 1)" and code.outputs == [] and code.metadata["jupyter"]["source_hidden"]
-    assert sources[5] == "It prints 42."
+    assert sources[5] == "<details>\n<summary><b>Solution to Exercise 1: what the code shows</b></summary>\n\n" \
+        "It prints 42.\n\n</details>"
     assert sources[6] == "*End of the solution to Exercise 1.*\n\nAfter the solution."
     assert nb.cells[7].metadata["jupyter"]["source_hidden"] and nb.cells[7].execution_count == 4
 
