@@ -63,6 +63,8 @@ def test_launch_notebook_reads_cleanly_without_myst(path):
     exercises = sum(c.source.count(":::{exercise}") for c in book.cells if c.cell_type == "markdown")
     numbers = [int(n) for n in re.findall(r"\*\*Exercise (\d+)[ .(]", text)]
     assert numbers == list(range(1, exercises + 1)), f"{path.name}: exercises numbered {numbers}"
+    for target in re.findall(r"\]\(([^)\s#:]+\.ipynb)(?:#[^)]*)?\)", text):
+        assert (path.parent / target).is_file(), f"{path.name}: the link {target} leads nowhere"
     if "{cite}" in "\n".join(c.source for c in book.cells if c.cell_type == "markdown"):
         assert nb.cells[-1].source.startswith("## References\n")
         assert "](#References)" in text
