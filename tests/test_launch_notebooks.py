@@ -255,3 +255,16 @@ def test_links_to_markdown_pages_leave_the_notebook_folder(index):
     assert c.links("[Closing](closing.md) and [lab](labs/lab1_backprop.ipynb)") == \
         "[Closing](https://github.com/o/r/blob/main/book/closing.md) and [lab](labs/lab1_backprop.ipynb)"
     assert c.links("[References](references.md)") == "[References](https://github.com/o/r/blob/main/book/references.bib)"
+
+
+def test_build_warns_when_a_launch_notebook_is_missing(tmp_path, caplog):
+    """Under -W the site build fails rather than publish a Colab button that opens nothing."""
+    from launch_links import _retarget_buttons
+
+    app = types.SimpleNamespace(srcdir=str(tmp_path), config=_Config(html_theme_options={"path_to_docs": ""}))
+    url = "https://colab.research.google.com/github/o/r/blob/main/book/x.ipynb"
+    context = {"header_buttons": [{"label": "launch-buttons", "buttons": [{"text": "Colab", "url": url}]}]}
+    with caplog.at_level("WARNING"):
+        _retarget_buttons(app, "book/x", "page.html", context, None)
+    assert "launch/x.ipynb does not exist; run python scripts/launch_notebooks.py" in caplog.text
+    assert context["header_buttons"][0]["buttons"][0]["url"].endswith("/blob/main/launch/x.ipynb")
