@@ -162,6 +162,14 @@ def _is_placeholder(answer: object) -> bool:
 
 # -- answer parsing helpers --------------------------------------------------------------------------------------
 
+def _kind(value: object) -> str:
+    """How feedback names what the student passed: a type name, or "the class X itself" for a class."""
+    if isinstance(value, type):
+        return (f"the class {value.__qualname__} itself, not an instance of it (call the class, or a builder, to "
+                "make one)")
+    return type(value).__name__
+
+
 def _as_float(value: object, what: str) -> float:
     if isinstance(value, torch.Tensor):
         if value.numel() != 1:
@@ -175,7 +183,7 @@ def _as_float(value: object, what: str) -> float:
         raise _Fail(f"{what} should be a number, got a Value; use its .data (or .grad).",
                     "A Value holds a number in .data and a derivative in .grad.")
     if isinstance(value, bool) or not isinstance(value, Real):
-        raise _Fail(f"{what} should be a real number, got {type(value).__name__}.")
+        raise _Fail(f"{what} should be a real number, got {_kind(value)}.")
     try:
         v = float(value)
     except OverflowError:
@@ -196,7 +204,7 @@ def _as_vector(value: object, length: int, what: str) -> np.ndarray:
         arr = np.array([_as_float(v, f"each entry of {what}") for v in value], dtype=float)
     else:
         raise _Fail(f"{what} should be a list, tuple, NumPy array or tensor of {length} numbers, "
-                    f"got {type(value).__name__}.")
+                    f"got {_kind(value)}.")
     if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
         raise _Fail(f"{what} should hold numbers, got entries of type {arr.dtype}.")
     if np.iscomplexobj(arr):  # converting to float would silently drop the imaginary part

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .checking import _as_vector, _exercise, _Fail
+from .checking import _as_vector, _exercise, _Fail, _kind
 
 __all__ = ["LAB3_T", "LAB3_LOGITS", "lab3_rnn"]
 
@@ -79,7 +79,7 @@ def _check_lab3_gan(answer: object) -> str:
     keys = ("minimax", "non_saturating")
     if not isinstance(answer, Mapping):
         raise _Fail("The answer should be a dict with keys 'minimax' and 'non_saturating', got "
-                    f"{type(answer).__name__}.")
+                    f"{_kind(answer)}.")
     missing = [k for k in keys if k not in answer]
     if missing:
         raise _Fail(f"The dict is missing {missing}; it needs keys 'minimax' and 'non_saturating'.")
