@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 from torch import nn
 
@@ -134,3 +135,78 @@ def test_the_wrong_sign_is_named():
     assert not result and "negative" in result.feedback and "sign" in result.feedback
     ratio = labs.check("lab2-gradient-ratio", -1.2e-17)
     assert not ratio and "sign" in ratio.feedback
+
+
+def test_assert_correct_is_an_autograder_cell():
+    assert labs.assert_correct("lab2-shrink-factor", round(_predicted(), 3)).passed
+    try:
+        labs.assert_correct("lab2-shrink-factor", -_predicted())
+    except AssertionError as err:
+        assert "not yet" in str(err) and "sign" in str(err)
+    else:
+        raise AssertionError("assert_correct accepted a wrong answer")
+
+
+def test_a_flipped_rnn_bound_is_named():
+    w = labs.lab3_rnn().weight_hh_l0.detach().double()
+    sigma = torch.linalg.svdvals(w).max().item()
+    result = labs.check("lab3-rnn-bound", [-(sigma ** t) for t in range(1, labs.LAB3_T + 1)])
+    assert not result and "sign is flipped" in result.feedback
+
+
+def test_the_measured_norms_are_not_the_rnn_bound():
+    from gvcourse import data, sequence
+
+    x_one, _ = data.adding_problem(1, T=labs.LAB3_T, seed=0)
+    measured = sequence.hidden_state_jacobian_norms(labs.lab3_rnn(), x_one)
+    result = labs.check("lab3-rnn-bound", list(measured))
+    assert not result and "measured norms" in result.feedback and "not the bound" in result.feedback
+
+
+@pytest.fixture
+def alice():
+    seed = labs.use_variant("Alice")
+    yield seed
+    labs.use_variant(None)
+
+
+def _ratio():
+    norms = list(lab2._lab2_flow_by_layer(labs.lab2_broken_model())[0].values())
+    return norms[0] / norms[-1]
+
+
+def _bound():
+    sigma = torch.linalg.svdvals(labs.lab3_rnn().weight_hh_l0.detach().double()).max().item()
+    return [sigma ** t for t in range(1, labs.LAB3_T + 1)]
+
+
+def test_variants_are_per_student_and_the_website_is_variant_0(alice):
+    assert alice == labs.use_variant("  alice ") == labs.variant() and alice != 0
+    assert labs.use_variant("Bob") != alice
+    labs.use_variant(None)
+    assert labs.variant() == 0
+    for bad, error in ((-1, ValueError), ("  ", ValueError), (1.5, TypeError), (True, TypeError)):
+        with pytest.raises(error, match="variant"):
+            labs.use_variant(bad)
+
+
+def test_a_number_copied_from_the_website_is_refused_in_a_students_variant(alice):
+    labs.use_variant(None)
+    public_ratio, public_bound = _ratio(), _bound()
+    labs.use_variant("Alice")
+    own_ratio, own_bound = _ratio(), _bound()
+    assert abs(math.log(own_ratio / public_ratio)) > math.log(1.05)  # far enough apart to tell
+    result = labs.check("lab2-gradient-ratio", public_ratio)
+    assert not result and "website's network (variant 0)" in result.feedback
+    assert labs.check("lab2-gradient-ratio", own_ratio)
+    result = labs.check("lab3-rnn-bound", public_bound)
+    assert not result and "website's RNN (variant 0)" in result.feedback
+    assert labs.check("lab3-rnn-bound", own_bound)
+
+
+def test_a_rounded_printout_of_the_ratio_is_named():
+    exact = _ratio()
+    typed = float(f"{exact * 1.03:.2e}")  # a number typed from a printout, 3 % off
+    result = labs.check("lab2-gradient-ratio", typed)
+    assert not result and "rounded printout" in result.feedback
+    assert labs.check("lab2-gradient-ratio", exact)
