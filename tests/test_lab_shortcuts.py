@@ -210,3 +210,9 @@ def test_a_rounded_printout_of_the_ratio_is_named():
     result = labs.check("lab2-gradient-ratio", typed)
     assert not result and "rounded printout" in result.feedback
     assert labs.check("lab2-gradient-ratio", exact)
+
+
+def test_a_function_instead_of_an_operations_name_is_named():
+    result = labs.check("lab1-find-bug", labs.SuspectValue.exp)
+    assert not result and "the function exp itself" in result.feedback and "'exp'" in result.feedback
+    assert "the class Linear itself" in labs.check("lab1-find-bug", nn.Linear).feedback

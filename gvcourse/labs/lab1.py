@@ -212,6 +212,10 @@ def _suspect_failures(points=((0.7, -1.3), (1.9, 0.4), (0.3, 2.2))) -> dict[str,
 
 def _op_name(answer: object) -> str:
     if not isinstance(answer, str):
+        name = getattr(answer, "__name__", None)
+        if callable(answer) and isinstance(name, str) and not isinstance(answer, type):
+            raise _Fail(f"You passed the function {name} itself; the checker wants the operation's name as a "
+                        f"string, e.g. {name.strip('_')!r}.")
         raise _Fail(f"The answer should be the name of an operation as a string, e.g. 'exp', got "
                     f"{_kind(answer)}.")
     key = answer.strip().lower().removeprefix("value.").removeprefix("suspectvalue.").removesuffix("()").strip()
