@@ -141,13 +141,14 @@ def rnn_model(kind: str = "rnn", hidden: int = 32, input_size: int = 2, output_s
     largest |eigenvalue| is exactly that value. ``seed`` makes the weights reproducible.
     """
     one_of("kind", kind, RNN_KINDS)
+    keyword = "nonlinearity" if nonlinearity is not None else "activation"  # error messages name the one given
     nonlinearity = resolve_activation(activation, "tanh", nonlinearity=nonlinearity)
     hidden = positive_int("hidden", hidden)
     input_size = positive_int("input_size", input_size)
     output_size = positive_int("output_size", output_size)
     one_of("recurrent_init", recurrent_init, RECURRENT_INITS)
     if kind == "rnn":
-        one_of("activation", nonlinearity, RNN_NONLINEARITIES)
+        one_of(keyword, nonlinearity, RNN_NONLINEARITIES)
         if forget_bias is not None:
             raise ValueError("forget_bias applies only to kind='lstm' (a vanilla RNN has no forget gate)")
     else:
