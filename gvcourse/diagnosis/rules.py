@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..monitor import RELU_LIKE_MODULES, GradientFlow
+from ..monitor import RELU_LIKE_MODULES, SATURATING_MODULES, GradientFlow
 from .recurrent import RNN_CELLS, RNN_MODULES
 from .report import (
     EXPLODING_RATIO,
@@ -199,7 +199,7 @@ def _notes(xs, layers, model=None) -> list[str]:
 def _suggest(model, verdict, layers, through_time, triggered) -> list[Suggestion]:
     mods = list(model.modules())
     has = lambda kinds: any(isinstance(m, kinds) for m in mods)  # noqa: E731
-    sigmoid, tanh = has(nn.Sigmoid), has(nn.Tanh)
+    bounded = has(tuple(SATURATING_MODULES))  # sigmoid, tanh: the activations that saturate
     relu = has(RELU_LIKE_MODULES)
     norm = has(NORM_MODULES)
     batchnorm = has(nn.modules.batchnorm._BatchNorm)
@@ -220,7 +220,7 @@ def _suggest(model, verdict, layers, through_time, triggered) -> list[Suggestion
                 add("open the forget gate at initialization: forget-gate bias 1 or more, or chrono initialization",
                     "PyTorch's init puts the forget gate near σ(0) = 0.5, which halves the cell-state gradient at "
                     "every step (Gers et al. 2000; Jozefowicz et al. 2015; Tallec & Ollivier 2018)", "rnn")
-        if sigmoid or tanh:
+        if bounded:
             add("replace sigmoid/tanh hidden activations with ReLU (or Leaky ReLU, ELU)",
                 "σ' ≤ 1/4 and saturated units multiply the gradient by ≈ 0 at every layer", "saturation")
         layer_trig = [t for t in triggered if "(through time)" not in t]
@@ -253,7 +253,7 @@ def _suggest(model, verdict, layers, through_time, triggered) -> list[Suggestion
         if time_trig:
             add("shrink the recurrent weights (orthogonal init with gain ≤ 1) or use an LSTM/GRU",
                 "the gradient through time grows like the recurrent Jacobian's norm to the power T", "rnn")
-        if (tanh or sigmoid) and saturated and not bn_growth:
+        if bounded and saturated and not bn_growth:
             add("reduce the weight scale σ_w towards the edge of chaos (Xavier init for tanh)",
                 "large weights put tanh/sigmoid networks in the chaotic phase: saturated and exploding",
                 "initialization")

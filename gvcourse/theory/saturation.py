@@ -9,11 +9,11 @@ from __future__ import annotations
 import math
 
 from .._checks import one_of, real
-from ..activations import SATURATION_LEVEL, pre_activation_threshold
+from ..activations import SATURATION_LEVEL, pre_activation_threshold, saturating
 
 __all__ = ["SATURATION_LEVEL", "SATURATING_ACTIVATIONS", "saturation_threshold", "saturated_fraction"]
 
-SATURATING_ACTIVATIONS = ("sigmoid", "tanh")
+SATURATING_ACTIVATIONS = tuple(sorted(saturating()))  # ("sigmoid", "tanh"), from gvcourse.activations
 
 
 def _level(level: float) -> float:
@@ -28,7 +28,7 @@ def saturation_threshold(activation: str, level: float = SATURATION_LEVEL) -> fl
 
     tanh'(s) = 1 − tanh²(s) < c  ⇔  |s| > artanh(√(1 − c));
     σ'(s) = σ(s)(1 − σ(s)) < c/4  ⇔  |s| > 2 artanh(√(1 − c)), because σ(s) = (1 + tanh(s/2))/2 gives
-    σ'(s) = tanh'(s/2)/4. With the default level 0.05 (the rule ``gvcourse.monitor.GradientFlow`` uses for its
+    σ'(s) = tanh'(s/2)/4. With the default level :data:`SATURATION_LEVEL` = 0.05 (the rule ``GradientFlow`` uses for its
     saturated fraction) the thresholds are |s| ≈ 2.18 for tanh and ≈ 4.36 for the sigmoid. Saturation in this
     sense is what Glorot & Bengio (2010, §3) watch in their Figures 2–4.
     """
