@@ -71,6 +71,22 @@ class GradientFlow(FlowHooks):
     - ``updates=True``: update:data ‖ΔW‖/‖W‖, which needs a copy of every weight before each step (≈ 9 % more);
     - ``backprop_history=True``: ‖∂L/∂s‖ of every step in ``history["backprop_norm"]``, which needs a Python
       hook on every layer's output in every backward pass (a few per cent at most; within that benchmark's noise).
+
+    Your own training loop drives the monitor with four calls — the same ones ``fit`` makes, so it records the
+    same numbers (``tests/test_training_protocol.py``); the monitor decides what to measure on which step:
+
+    >>> with GradientFlow(model, updates=True) as flow:           # doctest: +SKIP
+    ...     for step in range(steps):
+    ...         flow.begin_step(last=step == steps - 1)          # per-pass statistics on the last step only
+    ...         loss = loss_fn(model(x), y)
+    ...         opt.zero_grad()
+    ...         loss.backward()
+    ...         flow.after_backward()                             # after clipping, if any; before the update
+    ...         opt.step()
+    ...         flow.after_step()                                 # appends this step to flow.history
+    >>> flow.history["grad_data"]["fc1"][-1], flow.activation_stats()   # doctest: +SKIP
+
+    If the loop can stop early, call ``flow.end_steps()`` in a ``finally`` block to restore the switches.
     """
 
     def __init__(self, model: nn.Module, activations: bool = True, updates: bool = False,
