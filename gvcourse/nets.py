@@ -73,7 +73,7 @@ def mlp(depth: int, width: int, in_dim: int, out_dim: int, activation: str = "re
 
     Each hidden layer is Linear → [BatchNorm/LayerNorm] → activation (normalization before the
     nonlinearity, as in Ioffe & Szegedy 2015). So ``depth`` counts the hidden layers and the network has
-    ``depth + 1`` weight matrices. The seed document's Keras network (a Dense(64) input layer, ten more
+    ``depth + 1`` weight matrices. The Keras explainer's network (a Dense(64) input layer, ten more
     Dense(64) layers and a Dense(1) output) is ``mlp(11, 64, 20, 1, activation="sigmoid")``.
 
     With ``residual=True`` every hidden layer after the first is a :class:`ResidualBlock`.
