@@ -6,14 +6,15 @@ A recurrent network applies the same transition at every step,
 
 so backpropagation through time multiplies one Jacobian per step,
 ∂h_t/∂h_0 = Π_{k=t}^{1} diag(φ'(s_k)) W_hh (Pascanu, Mikolov & Bengio 2013, eqs. 3–5). This module builds
-the models (:func:`rnn_model`, on ``torch.nn.RNN``/``torch.nn.LSTM``) and measures that product:
+the models (:func:`rnn_model`, on ``torch.nn.RNN``/``torch.nn.LSTM``/``torch.nn.GRU``) and measures that product:
 
 - :func:`hidden_state_jacobians` / :func:`hidden_state_jacobian_norms`: ∂h_t/∂h_0 for t = 1 … T, and its
   spectral norm, for one input sequence — the quantity bounded by (γ σ_max(W_hh))^t
   (:func:`gvcourse.theory.rnn_grad_bound`);
 - :func:`hidden_state_grad_norms`: ‖∂L/∂h_t‖ for t = 0 … T, the gradient of a loss at the last step that
   reaches each hidden state — the "temporal gradient" whose decay makes long-range dependencies unlearnable
-  (Bengio, Simard & Frasconi 1994).
+  (Bengio, Simard & Frasconi 1994); with ``truncate=k`` the same under truncated backpropagation through time
+  (Williams & Peng 1990), which is exactly zero more than k steps back.
 
 Measurements run on a float64 copy of the model, step by step, with ``torch.autograd``.
 """
@@ -33,10 +34,10 @@ from .activations import resolve_activation
 __all__ = ["RNN_KINDS", "RNN_NONLINEARITIES", "RECURRENT_INITS", "ElmanRNN", "SequenceRegressor", "rnn_model",
            "recurrent_matrix", "hidden_state_jacobians", "hidden_state_jacobian_norms", "hidden_state_grad_norms"]
 
-RNN_KINDS = ("rnn", "lstm")
+RNN_KINDS = ("rnn", "lstm", "gru")
 #: ``tanh`` and ``relu`` run on ``torch.nn.RNN``; ``sigmoid`` and ``linear`` on :class:`ElmanRNN`.
 RNN_NONLINEARITIES = ("tanh", "relu", "sigmoid", "linear")
-RECURRENT_INITS = ("default", "orthogonal", "normal")
+RECURRENT_INITS = ("default", "orthogonal", "normal", "identity")
 
 _PHI = {"sigmoid": torch.sigmoid, "linear": lambda s: s}
 
@@ -83,7 +84,7 @@ class SequenceRegressor(nn.Module):
     """A recurrent layer ``rnn`` (batch-first) and a linear ``head`` reading the last hidden state.
 
     ``forward(x)`` maps inputs (B, T, input_size) to outputs (B, output_size): ``head(h_T)``.
-    ``kind`` is ``"rnn"`` or ``"lstm"``; ``nonlinearity`` the vanilla RNN's φ (``None`` for an LSTM).
+    ``kind`` is ``"rnn"``, ``"lstm"`` or ``"gru"``; ``nonlinearity`` the vanilla RNN's φ (``None`` for the gated ones).
     """
 
     def __init__(self, rnn: nn.Module, head: nn.Linear, kind: str, nonlinearity: str | None):
@@ -117,14 +118,15 @@ def _check_sequence(x: object, input_size: int) -> torch.Tensor:
 
 
 def recurrent_matrix(model: nn.Module) -> torch.Tensor:
-    """The recurrent weight matrix W_hh of a :class:`SequenceRegressor` (LSTM: the four gates stacked, 4H × H)."""
+    """The recurrent weight matrix W_hh of a :class:`SequenceRegressor` (LSTM: the four gates stacked, 4H × H;
+    GRU: the three, 3H × H)."""
     rnn = _rnn_of(model)
     return rnn.weight_hh_l0
 
 
 def rnn_model(kind: str = "rnn", hidden: int = 32, input_size: int = 2, output_size: int = 1,
               activation: str | None = None, recurrent_init: str = "default", spectral_radius: float | None = None,
-              forget_bias: float | None = None, seed: int | None = 0, *,
+              forget_bias: float | None = None, seed: int | None = 0, update_bias: float | None = None, *,
               nonlinearity: str | None = None) -> SequenceRegressor:
     """A one-layer recurrent network with a linear read-out of the last hidden state (many-to-one regression).
 
@@ -133,10 +135,16 @@ def rnn_model(kind: str = "rnn", hidden: int = 32, input_size: int = 2, output_s
       keyword ``nonlinearity`` (``torch.nn.RNN``'s name) is accepted too;
     - ``kind="lstm"``: ``torch.nn.LSTM`` (Hochreiter & Schmidhuber 1997, with the forget gate of Gers, Schmidhuber
       & Cummins 2000); ``forget_bias`` (optional) sets the forget gate's bias b_if + b_hf, e.g. 1.0
-      (Jozefowicz, Zaremba & Sutskever 2015).
+      (Jozefowicz, Zaremba & Sutskever 2015);
+    - ``kind="gru"``: ``torch.nn.GRU``, the gated recurrent unit of Cho et al. (2014, eqs. 5–8): update gate z_t,
+      reset gate r_t, h_t = z_t ⊙ h_{t−1} + (1 − z_t) ⊙ h̃_t (PyTorch applies r_t after W_hn h_{t−1});
+      ``update_bias`` (optional) sets the update gate's bias b_iz + b_hz, e.g. 1.0: z_t ≈ σ(1) keeps the state,
+      the GRU's counterpart of the LSTM's forget bias.
 
     Initialization is PyTorch's, U[−1/√H, 1/√H] for every parameter, unless ``recurrent_init`` re-draws W_hh of a
-    vanilla RNN: ``"orthogonal"`` (a random orthogonal matrix, all singular values 1) or ``"normal"``
+    vanilla RNN: ``"orthogonal"`` (a random orthogonal matrix, all singular values 1; Saxe, McClelland & Ganguli
+    2014, Henaff, Szlam & LeCun 2016), ``"identity"`` (W_hh = I; with ``nonlinearity="relu"`` and zero biases this
+    is the IRNN of Le, Jaitly & Hinton 2015 — the biases are left as PyTorch draws them) or ``"normal"``
     (W_ij ~ N(0, 1/H), spectral radius ≈ 1 for large H). ``spectral_radius`` then rescales W_hh so that its
     largest |eigenvalue| is exactly that value. ``seed`` makes the weights reproducible.
     """
@@ -153,9 +161,15 @@ def rnn_model(kind: str = "rnn", hidden: int = 32, input_size: int = 2, output_s
             raise ValueError("forget_bias applies only to kind='lstm' (a vanilla RNN has no forget gate)")
     else:
         if recurrent_init != "default" or spectral_radius is not None:
-            raise ValueError("recurrent_init and spectral_radius apply only to kind='rnn', not to an LSTM")
+            raise ValueError(f"recurrent_init and spectral_radius apply only to kind='rnn', not to kind={kind!r}")
+        if kind == "gru" and forget_bias is not None:
+            raise ValueError("forget_bias applies only to kind='lstm' (a GRU has an update gate: use update_bias)")
         if forget_bias is not None:
             forget_bias = real("forget_bias", forget_bias)
+    if update_bias is not None:
+        if kind != "gru":
+            raise ValueError(f"update_bias applies only to kind='gru' (the GRU's update gate), not to kind={kind!r}")
+        update_bias = real("update_bias", update_bias)
     if spectral_radius is not None:
         spectral_radius = real("spectral_radius", spectral_radius, positive=True)
     if seed is not None:
@@ -171,6 +185,12 @@ def rnn_model(kind: str = "rnn", hidden: int = 32, input_size: int = 2, output_s
                 with torch.no_grad():
                     rnn.bias_ih_l0[hidden:2 * hidden] = forget_bias / 2
                     rnn.bias_hh_l0[hidden:2 * hidden] = forget_bias / 2
+        elif kind == "gru":
+            rnn = nn.GRU(input_size, hidden, batch_first=True)
+            if update_bias is not None:  # PyTorch's gate order is r, z, n
+                with torch.no_grad():
+                    rnn.bias_ih_l0[hidden:2 * hidden] = update_bias / 2
+                    rnn.bias_hh_l0[hidden:2 * hidden] = update_bias / 2
         elif nonlinearity in ("tanh", "relu"):
             rnn = nn.RNN(input_size, hidden, nonlinearity=nonlinearity, batch_first=True)
         else:
@@ -181,6 +201,8 @@ def rnn_model(kind: str = "rnn", hidden: int = 32, input_size: int = 2, output_s
             if recurrent_init == "orthogonal":
                 q, r = torch.linalg.qr(torch.randn(hidden, hidden, dtype=torch.float64))
                 w.copy_(q * torch.sign(torch.diagonal(r)))
+            elif recurrent_init == "identity":
+                w.copy_(torch.eye(hidden, dtype=torch.float64))
             elif recurrent_init == "normal":
                 w.copy_(torch.randn(hidden, hidden, dtype=torch.float64) / math.sqrt(hidden))
             if spectral_radius is not None:
@@ -196,10 +218,10 @@ def rnn_model(kind: str = "rnn", hidden: int = 32, input_size: int = 2, output_s
 def _rnn_of(model: nn.Module) -> nn.Module:
     if isinstance(model, SequenceRegressor):
         return model.rnn
-    if isinstance(model, (nn.RNN, nn.LSTM, ElmanRNN)):
+    if isinstance(model, (nn.RNN, nn.LSTM, nn.GRU, ElmanRNN)):
         return model
-    raise TypeError("expected a gvcourse SequenceRegressor (from rnn_model), torch.nn.RNN, torch.nn.LSTM or ElmanRNN, "
-                    f"got {type(model).__name__}")
+    raise TypeError("expected a gvcourse SequenceRegressor (from rnn_model), torch.nn.RNN, torch.nn.LSTM, torch.nn.GRU "
+                    f"or ElmanRNN, got {type(model).__name__}")
 
 
 def _one_layer(rnn: nn.Module) -> None:
@@ -264,7 +286,8 @@ def hidden_state_jacobian_norms(model: nn.Module, x: torch.Tensor) -> np.ndarray
     return torch.linalg.matrix_norm(hidden_state_jacobians(model, x), ord=2).numpy()
 
 
-def hidden_state_grad_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None) -> np.ndarray:
+def hidden_state_grad_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None,
+                            truncate: int | None = None) -> np.ndarray:
     """‖∂L/∂h_t‖ for t = 0 … T: how much of a loss at the last step reaches each hidden state.
 
     L is the mean squared error of ``model(x)`` against ``y`` (or, with ``y=None``, the sum of the model's
@@ -272,14 +295,23 @@ def hidden_state_grad_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor |
     the graph; ∂L/∂h_t is the total derivative, through all later steps — the quantity that vanishes or explodes
     with T − t (Bengio, Simard & Frasconi 1994; Pascanu, Mikolov & Bengio 2013, eq. 3). For an LSTM h_t is the
     state (h_t, c_t). Norms are L2 over the whole batch. Returns a float64 NumPy array of length T + 1.
+
+    ``truncate=k`` (a positive int) measures truncated backpropagation through time, BPTT(k) (Williams & Peng
+    1990): the forward pass is unchanged, but the state is detached k steps before the end, so the backward pass
+    crosses only the last k transitions and ∂L/∂h_t is exactly 0 for t < T − k. ``None`` (the default) or k ≥ T is
+    full backpropagation through time.
     """
     model64, rnn, x = _prepare(model, x)
     if not isinstance(model64, SequenceRegressor):
         raise TypeError("hidden_state_grad_norms needs the whole model (a SequenceRegressor from rnn_model)")
+    if truncate is not None:
+        truncate = positive_int("truncate", truncate)
     size = rnn.hidden_size * (2 if isinstance(rnn, nn.LSTM) else 1)
+    steps = x.shape[1]
+    cut = 0 if truncate is None else max(steps - truncate, 0)  # gradients stop at h_cut
     states = [torch.zeros(x.shape[0], size, dtype=torch.float64, requires_grad=True)]
-    for t in range(x.shape[1]):
-        states.append(_step(rnn, x[:, t], states[-1]))
+    for t in range(steps):
+        states.append(_step(rnn, x[:, t], states[-1] if t >= cut else states[-1].detach()))
     out = model64.head(states[-1][:, :rnn.hidden_size])
     if y is None:
         loss = out.sum()
@@ -288,8 +320,8 @@ def hidden_state_grad_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor |
             raise ValueError(f"y must be a tensor of shape {tuple(out.shape)} (the model's output), got "
                              f"{tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__}")
         loss = nn.functional.mse_loss(out, y.detach().double())
-    grads = torch.autograd.grad(loss, states)
-    return np.array([float(g.norm()) for g in grads])
+    grads = torch.autograd.grad(loss, states, allow_unused=True)  # states before the cut are not in the graph
+    return np.array([0.0 if g is None else float(g.norm()) for g in grads])
 
 
 def lstm_forget_gates(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -314,4 +346,25 @@ def lstm_forget_gates(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(pre)
 
 
-__all__ += ["lstm_forget_gates"]
+def gru_update_gates(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The update-gate activations z_t = σ(W_iz x_t + b_iz + W_hz h_{t−1} + b_hz) of a GRU, shape (B, T, H).
+
+    In h_t = z_t ⊙ h_{t−1} + (1 − z_t) ⊙ h̃_t (Cho et al. 2014, eq. 7) the Jacobian ∂h_t/∂h_{t−1} has the direct
+    term diag(z_t): along that path the gradient through T steps is multiplied by Π_t z_t, as the LSTM's cell state
+    multiplies it by Π_t f_t. Computed without gradients from ``model``'s own weights (PyTorch's gate order r, z, n).
+    """
+    rnn = _rnn_of(model)
+    if not isinstance(rnn, nn.GRU):
+        raise TypeError(f"gru_update_gates needs a GRU (rnn_model(kind='gru')), got {type(rnn).__name__}")
+    _one_layer(rnn)
+    x = _check_sequence(x, rnn.input_size)
+    h = rnn.hidden_size
+    with torch.no_grad():
+        output, _ = rnn(x)
+        h_prev = torch.cat([output.new_zeros(output.shape[0], 1, h), output[:, :-1]], dim=1)
+        pre = (x @ rnn.weight_ih_l0[h:2 * h].T + rnn.bias_ih_l0[h:2 * h]
+               + h_prev @ rnn.weight_hh_l0[h:2 * h].T + rnn.bias_hh_l0[h:2 * h])
+        return torch.sigmoid(pre)
+
+
+__all__ += ["lstm_forget_gates", "gru_update_gates"]

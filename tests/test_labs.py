@@ -7,6 +7,7 @@ import contextlib
 import io
 import math
 import os
+import re
 import subprocess
 import sys
 
@@ -396,3 +397,56 @@ def test_the_script_runs_as_a_command_from_anywhere(tmp_path):
     proc = subprocess.run([sys.executable, "-c", "import gvcourse; print(gvcourse.__file__)"], capture_output=True,
                           text=True, env=env, cwd=tmp_path)
     assert proc.stdout.strip() == str(ROOT / "gvcourse" / "__init__.py")  # the code under test, not an install
+
+
+def test_student_versions_link_to_the_course_not_to_relative_paths(student_dir):
+    base = student_labs.course_url()
+    assert base == "https://github.com/vanishing-gradients/course/blob/main/book"
+    found = 0
+    for stem in labs.LABS:
+        nb = nbformat.read(student_dir / f"{stem}.ipynb", as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type != "markdown":
+                continue
+            for target in re.findall(r"\]\(([^)\s]+)", cell.source):
+                assert target.startswith(("https://", "http://", "#")), (stem, target)
+                found += target.startswith(base)
+        assert not any("instructor version" in c.source.lower() for c in nb.cells)  # the site's note is dropped
+        checks = [c for c in nb.cells if "check" in c.metadata.get("tags", [])]
+        assert checks and all("hide-output" not in c.metadata["tags"] for c in checks)
+    assert found >= 5  # the chapters and the other labs the labs point to
+    assert student_labs.absolute_links("[c](../backprop.ipynb) [l](lab1_backprop.ipynb#part-1) [w](https://x.org)",
+                                       "https://site/book") == (
+        "[c](https://site/book/backprop.ipynb) [l](https://site/book/labs/lab1_backprop.ipynb#part-1) "
+        "[w](https://x.org)")
+    with pytest.raises(ValueError, match="leaves the book"):
+        student_labs.absolute_links("[x](../../../etc)", "https://site/book")
+
+
+@pytest.mark.parametrize("stem", labs.LABS)
+def test_lab_pages_say_they_are_instructor_versions_and_fold_the_answers(stem):
+    nb = nbformat.read(ROOT / "book" / "labs" / f"{stem}.ipynb", as_version=4)
+    notes = [c for c in nb.cells if "instructor" in c.metadata.get("tags", [])]
+    assert len(notes) == 1 and "Instructor version" in notes[0].source and "try" in notes[0].source
+    assert nb.cells.index(notes[0]) <= 2  # at the top of the page, under the title
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if "solution" in tags:
+            assert "hide-cell" in tags  # input and output folded on the site
+        if "check" in tags:
+            assert "hide-output" in tags  # the verdict and its numbers folded
+
+
+def test_a_students_variant_sets_the_variant_after_the_setup_cell(tmp_path):
+    written = student_labs.write_student_versions(tmp_path, variant="Alice")
+    for path in written:
+        nb = nbformat.read(path, as_version=4)
+        cells = [c for c in nb.cells if "variant" in c.metadata.get("tags", [])]
+        if path.stem in labs.VARIANT_LABS:
+            assert len(cells) == 1 and cells[0].source.startswith("labs.use_variant('Alice')")
+            before = nb.cells[nb.cells.index(cells[0]) - 1]
+            assert "setup_notebook(" in before.source and "labs" in before.source  # labs is imported by then
+        else:
+            assert not cells
+    assert labs.variant() == 0  # writing the notebooks does not change this kernel's variant
+    assert student_labs.main(["--student", str(tmp_path / "x"), "--variant", " "]) == 2

@@ -118,3 +118,46 @@ def test_recorded_runtime_within_budget(path):
         assert seconds <= 30, f"{path.name} cell {i} took {seconds:.0f} s"
         total += seconds
     assert total <= 60, f"{path.name} took {total:.0f} s"
+
+
+_FENCE = re.compile(r"^\s*(`{3,}|~{3,}|:{3,})\s*(\{[\w-]+\})?")
+
+
+def fenced_code_in_solutions(markdown: str) -> list[str]:
+    """Labels of the `{solution}` blocks in `markdown` that contain a code fence (``` or ~~~)."""
+    found, stack = [], []  # stack of open fences: (marker, directive, label)
+    for line in markdown.splitlines():
+        m = _FENCE.match(line)
+        if not m:
+            continue
+        marker, directive = m.group(1), m.group(2)
+        if stack and directive is None and marker == stack[-1][0] and not line.strip().strip(marker[0]):
+            stack.pop()  # a bare fence of the same length closes the innermost open block
+            continue
+        inside = [label for _, d, label in stack if d == "{solution}"]
+        if inside and marker[0] in "`~" and inside[-1] not in found:
+            found.append(inside[-1])
+        if directive is not None or marker[0] in "`~":
+            stack.append((marker, directive, line[m.end():].strip() or "(no label)"))
+    return found
+
+
+def test_fenced_code_in_solutions_is_found():
+    text = ":::{solution} ex-a\n:class: dropdown\n```python\nprint(1)\n```\n:::\n"
+    assert fenced_code_in_solutions(text) == ["ex-a"]
+    nested = "::::{solution} ex-b\n:::{note}\n~~~\nx\n~~~\n:::\n::::\n:::{solution} ex-c\nprose\n:::\n"
+    assert fenced_code_in_solutions(nested) == ["ex-b"]
+    gated = ":::{solution-start} ex-d\n:class: dropdown\n:::\n"
+    assert fenced_code_in_solutions(gated) == []
+    outside = "```python\nx = 1\n```\n:::{solution} ex-e\nthe answer is 1\n:::\n"
+    assert fenced_code_in_solutions(outside) == []
+
+
+@pytest.mark.parametrize("path", book_notebooks(), ids=[str(p.relative_to(ROOT)) for p in book_notebooks()])
+def test_solutions_with_code_are_executed_cells(path):
+    """A solution's code runs as a code cell between `solution-start` and `solution-end` (CI re-checks its output),
+    never as a code fence inside a markdown `{solution}` block (issue 17, item 8)."""
+    bad = [(i, label) for i, c in enumerate(read(path).cells) if c.cell_type == "markdown"
+           for label in fenced_code_in_solutions(c.source)]
+    assert not bad, (f"{path.name}: code fences inside {{solution}} blocks (cell, label): {bad} — make the code an "
+                     "executed cell between :::{solution-start} and :::{solution-end} markdown cells")

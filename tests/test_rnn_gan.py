@@ -114,7 +114,7 @@ def test_generator_logit_grad_bad_input():
 
 
 @pytest.mark.parametrize("kind, nl", [("rnn", "tanh"), ("rnn", "relu"), ("rnn", "sigmoid"), ("rnn", "linear"),
-                                      ("lstm", "tanh")])
+                                      ("lstm", "tanh"), ("gru", "tanh")])
 def test_rnn_model_shapes_and_seed(kind, nl):
     x = torch.rand(3, 7, 2)
     # ``activation`` is the course's keyword; ``nonlinearity`` (torch.nn.RNN's) is accepted as an alias
@@ -155,6 +155,40 @@ def test_spectral_radius_and_orthogonal_init():
     assert torch.allclose(q @ q.T, torch.eye(16, dtype=torch.float64), atol=1e-5)
 
 
+def test_identity_init_and_gru():
+    m = sequence.rnn_model("rnn", 6, nonlinearity="relu", recurrent_init="identity", seed=0)
+    assert torch.equal(sequence.recurrent_matrix(m), torch.eye(6))
+    g = sequence.rnn_model("gru", 6, seed=0)
+    assert isinstance(g.rnn, torch.nn.GRU) and sequence.recurrent_matrix(g).shape == (18, 6)
+    x = torch.rand(3, 5, 2)
+    with torch.no_grad():  # the GRU's update equation, Cho et al. 2014 (PyTorch's order r, z, n): h_1 from h_0 = 0
+        gi = x[:, 0] @ g.rnn.weight_ih_l0.T + g.rnn.bias_ih_l0
+        gh = g.rnn.bias_hh_l0.expand(3, -1)
+        r, z = torch.sigmoid(gi[:, :6] + gh[:, :6]), torch.sigmoid(gi[:, 6:12] + gh[:, 6:12])
+        n = torch.tanh(gi[:, 12:] + r * gh[:, 12:])
+        assert torch.allclose(g.rnn(x)[0][:, 0], (1 - z) * n, atol=1e-6)
+
+
+def test_update_bias_sets_the_gru_update_gate():
+    m = sequence.rnn_model("gru", 5, update_bias=1.0, seed=0)
+    assert torch.allclose(m.rnn.bias_ih_l0[5:10] + m.rnn.bias_hh_l0[5:10], torch.ones(5))
+    x = torch.rand(2, 4, 2)
+    z = sequence.gru_update_gates(m, x)
+    with torch.no_grad():  # at t = 1 (h_0 = 0) the update gate is σ(W_iz x_1 + b_iz + b_hz)
+        z1 = torch.sigmoid(x[:, 0] @ m.rnn.weight_ih_l0[5:10].T + m.rnn.bias_ih_l0[5:10] + m.rnn.bias_hh_l0[5:10])
+    assert torch.allclose(z[:, 0], z1, atol=1e-6)
+    with torch.no_grad():
+        for name, p in m.rnn.named_parameters():
+            if name.startswith("weight"):
+                p.zero_()
+    gates = sequence.gru_update_gates(m, x)
+    assert z.shape == (2, 4, 5) and torch.allclose(gates, torch.full_like(gates, 1 / (1 + math.exp(-1))))
+    with pytest.raises(TypeError, match="needs a GRU"):
+        sequence.gru_update_gates(sequence.rnn_model("lstm", 5), x)
+    with pytest.raises(ValueError, match="update_bias applies only to kind='gru'"):
+        sequence.rnn_model("lstm", 5, update_bias=1.0)
+
+
 def test_forget_bias_sets_the_forget_gate():
     m = sequence.rnn_model("lstm", 5, forget_bias=1.0, seed=0)
     assert torch.allclose(m.rnn.bias_ih_l0[5:10] + m.rnn.bias_hh_l0[5:10], torch.ones(5))
@@ -167,7 +201,9 @@ def test_forget_bias_sets_the_forget_gate():
 
 
 @pytest.mark.parametrize("kwargs, err, words", [
-    ({"kind": "gru"}, ValueError, "'gru' is not one of: rnn, lstm"),
+    ({"kind": "transformer"}, ValueError, "'transformer' is not one of: rnn, lstm, gru"),
+    ({"kind": "gru", "forget_bias": 1.0}, ValueError, "update gate"),
+    ({"kind": "gru", "recurrent_init": "identity"}, ValueError, "kind='gru'"),
     ({"nonlinearity": "softmax"}, ValueError, "nonlinearity 'softmax'"),
     ({"forget_bias": 1.0}, ValueError, "forget_bias"),
     ({"kind": "lstm", "spectral_radius": 0.9}, ValueError, "spectral_radius"),
@@ -240,6 +276,23 @@ def test_hidden_state_grad_norms_end_with_the_last_state_gradient(kind):
     (g,) = torch.autograd.grad(loss, h_last)
     # for an LSTM the state is (h, c): the loss reads h only, so the c part of the last gradient is 0
     assert norms[-1] == pytest.approx(float(g.norm()), rel=1e-10)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_truncated_bptt_is_exactly_zero_beyond_k_steps_and_full_within(kind):
+    m = sequence.rnn_model(kind, 5, seed=1)
+    x, y = data.adding_problem(4, 12, seed=3)
+    full = sequence.hidden_state_grad_norms(m, x, y)
+    for k in (1, 4, 11):
+        cut = sequence.hidden_state_grad_norms(m, x, y, truncate=k)
+        assert np.all(cut[:12 - k] == 0.0) and np.all(cut[12 - k:] > 0)
+        # within the window the gradient is the full one: the forward pass is unchanged
+        assert np.allclose(cut[12 - k:], full[12 - k:], rtol=1e-12, atol=0)
+    assert np.array_equal(sequence.hidden_state_grad_norms(m, x, y, truncate=12), full)
+    assert np.array_equal(sequence.hidden_state_grad_norms(m, x, y, truncate=50), full)
+    assert np.all(full > 0)
+    with pytest.raises(ValueError, match="truncate"):
+        sequence.hidden_state_grad_norms(m, x, y, truncate=0)
 
 
 def test_measurements_reject_bad_input():

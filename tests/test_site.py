@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from notebooks import ROOT, toc_entries, toc_notebooks
+from notebooks import ROOT, read, toc_entries, toc_notebooks
 from sitebuild import build_site, chromium_or_skip, npm_or_skip, serve
 
 pytestmark = pytest.mark.slow  # builds the whole site, then drives a browser
@@ -105,17 +105,23 @@ def test_references_read_author_year_without_raw_latex(site):
 
 
 def test_launch_links_point_at_the_real_notebooks(site):
+    """Every chapter's Colab and Binder buttons open its launch notebook (launch/, plain Markdown), which exists."""
     from bootstrap_cell import repository_url
+    from launch_notebooks import launch_path, raw_myst
 
     repo = repository_url().removeprefix("https://github.com/")
     for nb in toc_notebooks():
         rel = nb.relative_to(ROOT)
         html = (site / rel.with_suffix(".html")).read_text()
-        binder = f"https://mybinder.org/v2/gh/{repo}/main?urlpath=lab/tree/{rel.as_posix()}"
-        colab = f"https://colab.research.google.com/github/{repo}/blob/main/{rel.as_posix()}"
+        target = launch_path(rel.as_posix())
+        binder = f"https://mybinder.org/v2/gh/{repo}/main?urlpath=lab/tree/{target}"
+        colab = f"https://colab.research.google.com/github/{repo}/blob/main/{target}"
         assert binder in html, f"{rel}: no Binder link {binder}"
         assert colab in html, f"{rel}: no Colab link {colab}"
-        assert (ROOT / rel).is_file()
+        assert f"/{rel.as_posix()}" not in html.replace(f"_sources/{rel.as_posix()}", ""), \
+            f"{rel}: a link still opens the MyST notebook"
+        launched = read(ROOT / target)
+        assert not [m for c in launched.cells if c.cell_type == "markdown" for m in raw_myst(c.source)]
 
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"

@@ -9,7 +9,10 @@ The labs ask students for answers and check them here::
 :func:`check` returns a :class:`CheckResult`: truthy only for a correct answer, with feedback and a hint
 that print the same on every run. An answer of the wrong type or shape, or a placeholder left as ``...``,
 gets feedback — never a traceback from inside a checker. An unknown exercise id raises
-:class:`UnknownExercise` (a ``KeyError``) naming the known ids, :func:`exercise_ids`.
+:class:`UnknownExercise` (a ``KeyError``) naming the known ids, :func:`exercise_ids`. :func:`assert_correct` is
+the same check raising ``AssertionError`` unless the answer is correct, for autograder cells (nbgrader).
+:func:`use_variant` gives a student's kernel its own seed for Lab 2's and Lab 3's networks, so that a number copied
+from the website or a neighbour is refused.
 
 Answers are checked by **computing**: the checker recomputes a gradient with ``torch.autograd`` in float64,
 trains the submitted model with the lab's recipe, or measures the lab's network — it does not compare with a
@@ -25,7 +28,18 @@ student versions of the labs are written by repository tooling, ``python scripts
 
 from __future__ import annotations
 
-from .checking import LABS, CheckResult, UnknownExercise, check, describe, exercise_ids
+from .checking import (
+    LABS,
+    VARIANT_LABS,
+    CheckResult,
+    UnknownExercise,
+    assert_correct,
+    check,
+    describe,
+    exercise_ids,
+    use_variant,
+    variant,
+)
 
 # lab1, lab2, lab3 in this order: exercise_ids() lists the exercises in the order their modules register them
 from .lab1 import LAB1_POINT, SUSPECT_OPS, SuspectValue, lab1_loss
@@ -42,7 +56,8 @@ from .lab2 import (
 )
 from .lab3 import LAB3_LOGITS, LAB3_T, lab3_rnn
 
-__all__ = ["CheckResult", "UnknownExercise", "check", "exercise_ids", "describe", "LABS",
+__all__ = ["CheckResult", "UnknownExercise", "check", "assert_correct", "exercise_ids", "describe", "LABS",
+           "VARIANT_LABS", "use_variant", "variant",
            "SuspectValue", "SUSPECT_OPS", "LAB1_POINT", "lab1_loss",
            "single_thread", "LAB2_DEPTH", "LAB2_WIDTH", "LAB2_IN", "LAB2_CLASSES", "LAB2_TARGET", "lab2_task",
            "lab2_broken_model", "lab2_train",

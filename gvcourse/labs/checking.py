@@ -9,6 +9,7 @@ live in :mod:`gvcourse.labs.lab1`, :mod:`~gvcourse.labs.lab2` and :mod:`~gvcours
 
 from __future__ import annotations
 
+import hashlib
 import html
 import math
 from collections.abc import Callable, Mapping
@@ -20,10 +21,47 @@ import torch
 
 from ..autograd import Value
 
-__all__ = ["CheckResult", "UnknownExercise", "check", "exercise_ids", "describe", "LABS"]
+__all__ = ["CheckResult", "UnknownExercise", "check", "assert_correct", "exercise_ids", "describe", "LABS",
+           "VARIANT_LABS", "use_variant", "variant"]
 
 #: The labs, in teaching order (file stems in ``book/labs``).
 LABS = ("lab1_backprop", "lab2_rescue", "lab3_long_range")
+#: The labs whose networks depend on :func:`use_variant` (Lab 2's broken network, Lab 3's RNN).
+VARIANT_LABS = ("lab2_rescue", "lab3_long_range")
+
+_VARIANT = 0
+
+
+def use_variant(name: str | int | None) -> int:
+    """Give this kernel its own variant of the labs' networks, and return its seed.
+
+    ``lab2_broken_model()`` and ``lab3_rnn()`` are then initialised with the variant's seed, and the checkers
+    measure that network — so the numbers printed on the course website (variant 0, the default) or in a
+    neighbour's notebook (another name) are not the student's answers, and the checkers say so. ``name`` is a
+    student's name or id (a non-empty string, case and surrounding spaces ignored), a non-negative int, or
+    ``None`` for the public variant 0.
+    """
+    global _VARIANT
+    if name is None:
+        _VARIANT = 0
+    elif isinstance(name, bool) or not isinstance(name, (str, int)):
+        raise TypeError(f"use_variant expects a student's name (a string), a non-negative int or None, got "
+                        f"{type(name).__name__} {name!r}")
+    elif isinstance(name, int):
+        if name < 0:
+            raise ValueError(f"a variant number must be >= 0, got {name}")
+        _VARIANT = name
+    else:
+        key = name.strip().lower()
+        if not key:
+            raise ValueError(f"a variant name must not be empty, got {name!r}")
+        _VARIANT = 1 + int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") % 999_999
+    return _VARIANT
+
+
+def variant() -> int:
+    """The seed of the labs' current variant (0, the website's, unless :func:`use_variant` chose another)."""
+    return _VARIANT
 
 
 # =================================================================================================================
@@ -149,6 +187,21 @@ def check(exercise_id: str, answer: object) -> CheckResult:
     return CheckResult(ex.id, True, feedback)
 
 
+def assert_correct(exercise_id: str, answer: object) -> CheckResult:
+    """:func:`check`, raising ``AssertionError`` (with the feedback and hint) unless the answer is correct.
+
+    For autograders that score a cell by whether it raises — nbgrader's test cells, a pytest file, a CI job::
+
+        labs.assert_correct("lab2-rescue", rescued)   # fails the cell with the checker's feedback
+
+    Returns the :class:`CheckResult` when the answer is correct.
+    """
+    result = check(exercise_id, answer)
+    if not result:
+        raise AssertionError(repr(result))
+    return result
+
+
 def _is_placeholder(answer: object) -> bool:
     """``...``/``None``, or a list, tuple or dict whose entries are all or partly ``...``."""
     if answer is Ellipsis or answer is None:
@@ -161,6 +214,14 @@ def _is_placeholder(answer: object) -> bool:
 
 
 # -- answer parsing helpers --------------------------------------------------------------------------------------
+
+def _kind(value: object) -> str:
+    """How feedback names what the student passed: a type name, or "the class X itself" for a class."""
+    if isinstance(value, type):
+        return (f"the class {value.__qualname__} itself, not an instance of it (call the class, or a builder, to "
+                "make one)")
+    return type(value).__name__
+
 
 def _as_float(value: object, what: str) -> float:
     if isinstance(value, torch.Tensor):
@@ -175,7 +236,7 @@ def _as_float(value: object, what: str) -> float:
         raise _Fail(f"{what} should be a number, got a Value; use its .data (or .grad).",
                     "A Value holds a number in .data and a derivative in .grad.")
     if isinstance(value, bool) or not isinstance(value, Real):
-        raise _Fail(f"{what} should be a real number, got {type(value).__name__}.")
+        raise _Fail(f"{what} should be a real number, got {_kind(value)}.")
     try:
         v = float(value)
     except OverflowError:
@@ -196,7 +257,7 @@ def _as_vector(value: object, length: int, what: str) -> np.ndarray:
         arr = np.array([_as_float(v, f"each entry of {what}") for v in value], dtype=float)
     else:
         raise _Fail(f"{what} should be a list, tuple, NumPy array or tensor of {length} numbers, "
-                    f"got {type(value).__name__}.")
+                    f"got {_kind(value)}.")
     if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
         raise _Fail(f"{what} should hold numbers, got entries of type {arr.dtype}.")
     if np.iscomplexobj(arr):  # converting to float would silently drop the imaginary part

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 import torch
 
 from ..autograd import Value
-from .checking import _as_float, _as_vector, _close, _exercise, _Fail, _fmt
+from .checking import _as_float, _as_vector, _close, _exercise, _Fail, _fmt, _kind
 
 __all__ = ["LAB1_POINT", "lab1_loss", "SuspectValue", "SUSPECT_OPS"]
 
@@ -81,8 +81,8 @@ _SOFTPLUS_POINTS = (-4.0, -1.0, 0.0, 0.5, 3.0, 25.0)
            "Either compose existing operations (v.exp(), + 1, .log()) or create Value(result, (v,), 'softplus') "
            "and give it a _backward that ADDS σ(v)·out.grad to v.grad (+=, not =).")
 def _check_lab1_softplus(answer: object) -> str:
-    if not callable(answer):
-        raise _Fail(f"The answer should be a function softplus(v) -> Value, got {type(answer).__name__}.")
+    if not callable(answer) or isinstance(answer, type):
+        raise _Fail(f"The answer should be a function softplus(v) -> Value, got {_kind(answer)}.")
     for x0 in _SOFTPLUS_POINTS:
         v = Value(x0)
         try:
@@ -212,8 +212,12 @@ def _suspect_failures(points=((0.7, -1.3), (1.9, 0.4), (0.3, 2.2))) -> dict[str,
 
 def _op_name(answer: object) -> str:
     if not isinstance(answer, str):
+        name = getattr(answer, "__name__", None)
+        if callable(answer) and isinstance(name, str) and not isinstance(answer, type):
+            raise _Fail(f"You passed the function {name} itself; the checker wants the operation's name as a "
+                        f"string, e.g. {name.strip('_')!r}.")
         raise _Fail(f"The answer should be the name of an operation as a string, e.g. 'exp', got "
-                    f"{type(answer).__name__}.")
+                    f"{_kind(answer)}.")
     key = answer.strip().lower().removeprefix("value.").removeprefix("suspectvalue.").removesuffix("()").strip()
     for op, aliases in SUSPECT_OPS.items():
         if key in aliases:

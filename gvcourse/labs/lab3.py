@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .checking import _as_vector, _exercise, _Fail
+from .checking import _as_vector, _exercise, _Fail, _kind, variant
 
 __all__ = ["LAB3_T", "LAB3_LOGITS", "lab3_rnn"]
 
@@ -18,18 +18,30 @@ LAB3_LOGITS = (-8.0, -4.0, -1.0, 0.0, 2.0)
 _GAN_RTOL = 5e-3
 
 
-def lab3_rnn(seed: int = 0) -> nn.RNN:
+def lab3_rnn(seed: int | None = None) -> nn.RNN:
     """Lab 3's vanilla tanh RNN: ``torch.nn.RNN(2, 32)`` with PyTorch's init, W_hh then scaled by 0.7.
+
+    ``seed=None`` uses the current variant's seed (:func:`~gvcourse.labs.use_variant`; 0 by default).
 
     Scaling puts the largest singular value of W_hh below 1, so the bound (γ σ_max)^t of Pascanu, Mikolov &
     Bengio (2013, eq. 7) predicts vanishing.
     """
+    seed = variant() if seed is None else seed
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         rnn = nn.RNN(2, 32, nonlinearity="tanh", batch_first=True)
     with torch.no_grad():
         rnn.weight_hh_l0.mul_(0.7)
     return rnn
+
+
+def _measured_norms() -> np.ndarray:
+    """‖∂h_t/∂h_0‖ for t = 1 … LAB3_T on the lab's input (the values Lab 3 prints)."""
+    from ..data import adding_problem
+    from ..sequence import hidden_state_jacobian_norms
+
+    x_one, _ = adding_problem(1, T=LAB3_T, seed=0)
+    return np.asarray(hidden_state_jacobian_norms(lab3_rnn(), x_one), dtype=float)
 
 
 @_exercise("lab3-rnn-bound", "lab3_long_range",
@@ -46,6 +58,20 @@ def _check_lab3_bound(answer: object) -> str:
     if np.allclose(values, exact, rtol=1e-3, atol=0):
         return (f"σ_max(W_hh) = {sigma:.4f} and γ = 1 for tanh, so the bound falls from {exact[0]:.3f} at t = 1 to "
                 f"{exact[-1]:.2e} at t = {LAB3_T}.")
+    if np.allclose(values, -exact, rtol=1e-3, atol=0):
+        raise _Fail("The magnitudes are right but the sign is flipped: a bound on a norm is positive.",
+                    "σ_max ≥ 0 and γ = 1, so (γ·σ_max)^t is positive for every t.")
+    if variant() != 0:
+        public = float(torch.linalg.matrix_norm(lab3_rnn(seed=0).weight_hh_l0.detach().double(), ord=2)) ** t
+        if np.allclose(values, public, rtol=1e-3, atol=0):
+            raise _Fail(f"This is the bound of the website's RNN (variant 0), not of yours (variant {variant()}): "
+                        f"your σ_max(W_hh) is {sigma:.4f}.", "Compute σ_max from your own labs.lab3_rnn().")
+    measured = _measured_norms()
+    if np.allclose(values, measured, rtol=0.05, atol=0):
+        raise _Fail(f"These are the measured norms ‖∂h_t/∂h_0‖ (the lab prints some of them: {measured[-1]:.1e} at t = "
+                    f"{LAB3_T}), not the bound. The bound is computed from W_hh alone, before any input is seen, "
+                    f"and lies above the measurement: {exact[-1]:.1e} at t = {LAB3_T}.",
+                    "Bound each step's Jacobian by γ·σ_max and multiply: no forward pass is needed.")
     rho = float(torch.linalg.eigvals(w).abs().max())
     frob = float(torch.linalg.matrix_norm(w))
     if np.allclose(values, rho ** t, rtol=1e-3):
@@ -79,7 +105,7 @@ def _check_lab3_gan(answer: object) -> str:
     keys = ("minimax", "non_saturating")
     if not isinstance(answer, Mapping):
         raise _Fail("The answer should be a dict with keys 'minimax' and 'non_saturating', got "
-                    f"{type(answer).__name__}.")
+                    f"{_kind(answer)}.")
     missing = [k for k in keys if k not in answer]
     if missing:
         raise _Fail(f"The dict is missing {missing}; it needs keys 'minimax' and 'non_saturating'.")
