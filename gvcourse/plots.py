@@ -84,7 +84,9 @@ def _install_alt_text_formatter() -> None:
     """In IPython, make PNG outputs of figures carry their alt text as output metadata.
 
     Wraps whatever PNG formatter the inline backend registered for Figure, so
-    ``display(fig)`` yields ``(png, {"alt": text})``. Outside IPython: no-op.
+    ``display(fig)`` yields ``(png, {"alt": text})``; with the inline backend the PNG is rendered at twice the
+    pixel density it is shown at (IPython's "retina" format adds ``width``/``height`` to that metadata).
+    Outside IPython: no-op.
     """
     try:
         from IPython import get_ipython
@@ -103,11 +105,21 @@ def _install_alt_text_formatter() -> None:
         return
     if getattr(base, "_gvcourse_wrapped", False):
         return
+    if "inline" in backend:
+        # HiDPI: twice the pixels, shown at the same size ("retina": the PNG's metadata carries its display width
+        # and height, which Jupyter, Colab and the book's pages honour), so figures stay sharp on 2x screens.
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats("retina")
+        base = png.lookup_by_type(Figure)
 
     def with_alt(fig: Figure):
         data = base(fig)
         alt = get_alt_text(fig)
-        return (data, {"alt": alt}) if alt and data is not None else data
+        if not alt or data is None:
+            return data
+        data, metadata = data if isinstance(data, tuple) else (data, {})
+        return data, {**metadata, "alt": alt}
 
     with_alt._gvcourse_wrapped = True  # type: ignore[attr-defined]
     png.for_type(Figure, with_alt)

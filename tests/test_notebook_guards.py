@@ -161,3 +161,30 @@ def test_solutions_with_code_are_executed_cells(path):
            for label in fenced_code_in_solutions(c.source)]
     assert not bad, (f"{path.name}: code fences inside {{solution}} blocks (cell, label): {bad} — make the code an "
                      "executed cell between :::{solution-start} and :::{solution-end} markdown cells")
+
+
+_PLOTTING_LINE = re.compile(
+    r"^\s*(fig|axes?|ax\d*|plt|twin|cbar|handles|legend)\b|\.set_(x|y)label|\.legend\(|\.plot\(|\.semilogy\("
+    r"|\.axhline|\.fill_between|\.annotate|\.text\(|set_alt_text")
+
+
+def is_figure_plumbing(cell) -> bool:
+    """A code cell that draws a figure, prints nothing, and is mostly matplotlib calls (8+ lines)."""
+    if cell.cell_type != "code":
+        return False
+    outputs = cell.get("outputs", [])
+    draws = any("image/png" in o.get("data", {}) for o in outputs)
+    prints = any(o.get("output_type") == "stream" or
+                 ("text/plain" in o.get("data", {}) and "image/png" not in o.get("data", {})) for o in outputs)
+    lines = [line for line in cell.source.splitlines() if line.strip() and not line.strip().startswith("#")]
+    if not draws or prints or len(lines) < 8:
+        return False
+    return sum(bool(_PLOTTING_LINE.search(line)) for line in lines) >= 0.4 * len(lines)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_figure_plumbing_is_folded(path):
+    """Readers see the teaching code: long figure-drawing cells are folded behind a toggle (tag hide-input)."""
+    unfolded = [i for i, cell in enumerate(read(path).cells) if is_figure_plumbing(cell)
+                and not {"hide-input", "remove-input", "hide-cell", "remove-cell"} & set(cell.metadata.get("tags", []))]
+    assert not unfolded, f"{path.name}: tag these figure cells hide-input: {unfolded}"

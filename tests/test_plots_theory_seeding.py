@@ -62,6 +62,26 @@ def test_alt_text_travels_with_png_output_in_ipython():
     plt.close(fig)
 
 
+@pytest.mark.slow  # starts a kernel
+def test_notebook_figures_have_twice_the_pixels_they_are_shown_at():
+    """HiDPI screens: a figure's PNG is 2x its display size (width/height metadata), and keeps its alt text."""
+    import base64
+    import struct
+
+    import nbclient
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import gvcourse\ngvcourse.setup_notebook()"),
+                nbformat.v4.new_code_cell("from gvcourse import plots\nfig = plots.loss_curves({'run': [1.0, 0.5]})")]
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    [png_output] = [o for o in nb.cells[1].outputs if "image/png" in o.get("data", {})]
+    width, height = struct.unpack(">II", base64.b64decode(png_output["data"]["image/png"])[16:24])
+    shown = png_output["metadata"]["image/png"]
+    assert (width // 2, height // 2) == (shown["width"], shown["height"])  # IPython halves, rounding down
+    assert shown["alt"].startswith("Training loss")
+
+
 def test_derivative_bounds():
     assert theory.sigmoid_grad_bound(3) == 0.25**3
     assert theory.derivative_max("tanh") == 1.0

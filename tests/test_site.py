@@ -44,6 +44,30 @@ def test_images_have_alt_text_and_pages_are_light(site):
         assert page.stat().st_size < 5_000_000
 
 
+def _png_size(path: Path) -> tuple[int, int]:
+    import struct
+
+    head = path.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n", f"{path.name} is not a PNG"
+    return struct.unpack(">II", head[16:24])
+
+
+def test_figures_are_sharp_on_hidpi_screens(site):
+    """Every figure of a chapter is shown at a fixed size that its PNG covers twice over (2x screens)."""
+    checked = 0
+    for nb in toc_notebooks():
+        page = site / nb.relative_to(ROOT).with_suffix(".html")
+        html = re.sub(r"<script[^>]*>.*?</script>", "", page.read_text(), flags=re.S)
+        for img in re.findall(r'<img [^>]*src="(?:\.\./)*_images/[^"]+"[^>]*>', html):
+            src = re.search(r'src="((?:\.\./)*_images/[^"]+)"', img).group(1)
+            width = re.search(r'width="?(\d+)(?:px)?"?', img) or re.search(r"width:\s*(\d+)px", img)
+            assert width, f"{page.name}: figure without a display width: {img[:160]}"
+            pixels, _ = _png_size((page.parent / src).resolve())
+            assert pixels >= 2 * int(width.group(1)), f"{page.name}: {src} has {pixels} px for {width.group(1)} shown"
+            checked += 1
+    assert checked >= 40
+
+
 def test_exercises_and_citations_render(site):
     for nb in toc_notebooks():
         html = (site / nb.relative_to(ROOT).with_suffix(".html")).read_text()
