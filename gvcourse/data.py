@@ -34,7 +34,7 @@ def teacher_task(n: int = 2048, d: int = 32, classes: int = 10, seed: int = 0) -
 
 
 def random_binary(n: int = 1000, d: int = 20, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """The seed document's Keras example: x ~ U[0, 1)^d and labels drawn at random from {0, 1}.
+    """The Keras explainer's example: x ~ U[0, 1)^d and labels drawn at random from {0, 1}.
 
     The labels do not depend on x, so no model can *generalize*; a model can only memorize them.
     Returns x float32 (n, d) and y float32 (n, 1), as for a sigmoid output with binary cross-entropy.

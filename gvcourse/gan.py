@@ -24,12 +24,12 @@ from torch import nn
 from tqdm.std import tqdm
 
 from ._checks import one_of, positive_int, real
+from .theory.gan import GAN_LOSSES
 
 __all__ = ["GAN_LOSSES", "generator", "discriminator", "generator_loss", "discriminator_loss", "sample",
            "generator_grad_norm", "GANHistory", "train_gan", "FrozenGeneratorHistory", "train_discriminator",
            "mode_coverage"]
 
-GAN_LOSSES = ("minimax", "non_saturating")
 _BAR = "{desc}: {percentage:3.0f}%|{bar:20}| {n_fmt}/{total_fmt}{postfix}"
 
 
@@ -86,6 +86,7 @@ def generator_loss(fake_logits: torch.Tensor, loss: str = "non_saturating") -> t
 
     ``"minimax"``: mean log(1 − σ(a)) = −mean softplus(a); ``"non_saturating"``: −mean log σ(a) = mean softplus(−a)
     (Goodfellow et al. 2014, eq. 1 and §3). Written with log σ (``logsigmoid``), exact and stable for large |a|.
+    The batch mean, in torch, of :func:`gvcourse.theory.generator_loss_of_logit` (the same loss of one logit, NumPy).
     """
     one_of("loss", loss, GAN_LOSSES)
     if not isinstance(fake_logits, torch.Tensor):

@@ -24,19 +24,13 @@ import torch
 from torch import nn
 
 from ._checks import one_of, positive_int, real
+from .activations import ACTIVATION_TABLE, resolve_activation
 
 __all__ = ["ACTIVATIONS", "INIT_SCHEMES", "NORMS", "activation", "mlp", "init_", "ResidualBlock"]
 
-ACTIVATIONS = {
-    "relu": nn.ReLU,
-    "tanh": nn.Tanh,
-    "sigmoid": nn.Sigmoid,
-    "leaky_relu": nn.LeakyReLU,
-    "prelu": nn.PReLU,
-    "elu": nn.ELU,
-    "gelu": nn.GELU,
-    "linear": nn.Identity,
-}
+#: ``{name: torch.nn class}`` for the activations ``mlp`` and the blocks offer (from gvcourse.activations).
+ACTIVATIONS = {name: getattr(nn, ACTIVATION_TABLE[name].module)
+               for name in ("relu", "tanh", "sigmoid", "leaky_relu", "prelu", "elu", "gelu", "linear")}
 INIT_SCHEMES = ("standard", "xavier_uniform", "xavier_normal", "he_normal", "he_uniform", "orthogonal", "normal")
 NORMS = ("none", "batch", "layer")
 
@@ -44,6 +38,9 @@ NORMS = ("none", "batch", "layer")
 def activation(name: str) -> nn.Module:
     """A fresh activation module by name (one of ``ACTIVATIONS``)."""
     return ACTIVATIONS[one_of("activation", name, ACTIVATIONS)]()
+
+
+_activation_module = activation  # ResidualBlock's argument ``activation`` shadows the function
 
 
 def _norm(kind: str, width: int) -> nn.Module | None:
@@ -60,11 +57,11 @@ class ResidualBlock(nn.Module):
     The Jacobian is I + ∂F/∂x, so the identity path carries the gradient past F.
     """
 
-    def __init__(self, width: int, act: str = "relu", norm: str = "none"):
+    def __init__(self, width: int, activation: str | None = None, norm: str = "none", *, act: str | None = None):
         super().__init__()
         self.fc = nn.Linear(width, width)
         self.norm = _norm(norm, width) or nn.Identity()
-        self.act = activation(act)
+        self.act = _activation_module(resolve_activation(activation, "relu", act=act))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.act(self.norm(self.fc(x)))
@@ -76,7 +73,7 @@ def mlp(depth: int, width: int, in_dim: int, out_dim: int, activation: str = "re
 
     Each hidden layer is Linear → [BatchNorm/LayerNorm] → activation (normalization before the
     nonlinearity, as in Ioffe & Szegedy 2015). So ``depth`` counts the hidden layers and the network has
-    ``depth + 1`` weight matrices. The seed document's Keras network (a Dense(64) input layer, ten more
+    ``depth + 1`` weight matrices. The Keras explainer's network (a Dense(64) input layer, ten more
     Dense(64) layers and a Dense(1) output) is ``mlp(11, 64, 20, 1, activation="sigmoid")``.
 
     With ``residual=True`` every hidden layer after the first is a :class:`ResidualBlock`.
@@ -372,11 +369,3 @@ def init_(model: nn.Module, scheme: str, *, seed: int | None = None, gain: float
     if not found:
         raise ValueError(f"init_ found no weight matrix in {type(model).__name__} to initialize")
     return model
-
-
-# --- Sequence models and the small GAN (RNN and GAN chapters) ---------------------------------------------------
-# Defined in gvcourse.sequence and gvcourse.gan (which do not import this module) and re-exported here.
-from .gan import discriminator, generator  # noqa: E402
-from .sequence import ElmanRNN, SequenceRegressor, rnn_model  # noqa: E402
-
-__all__ += ["rnn_model", "SequenceRegressor", "ElmanRNN", "generator", "discriminator"]

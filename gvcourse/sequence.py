@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from ._checks import one_of, positive_int, real
+from .activations import resolve_activation
 
 __all__ = ["RNN_KINDS", "RNN_NONLINEARITIES", "RECURRENT_INITS", "ElmanRNN", "SequenceRegressor", "rnn_model",
            "recurrent_matrix", "hidden_state_jacobians", "hidden_state_jacobian_norms", "hidden_state_grad_norms"]
@@ -124,13 +125,14 @@ def recurrent_matrix(model: nn.Module) -> torch.Tensor:
 
 
 def rnn_model(kind: str = "rnn", hidden: int = 32, input_size: int = 2, output_size: int = 1,
-              nonlinearity: str = "tanh", recurrent_init: str = "default", spectral_radius: float | None = None,
-              forget_bias: float | None = None, seed: int | None = 0,
-              update_bias: float | None = None) -> SequenceRegressor:
+              activation: str | None = None, recurrent_init: str = "default", spectral_radius: float | None = None,
+              forget_bias: float | None = None, seed: int | None = 0, update_bias: float | None = None, *,
+              nonlinearity: str | None = None) -> SequenceRegressor:
     """A one-layer recurrent network with a linear read-out of the last hidden state (many-to-one regression).
 
-    - ``kind="rnn"``: a vanilla (Elman) RNN, h_t = φ(W_ih x_t + W_hh h_{t−1} + b), with ``nonlinearity`` φ in
-      ``tanh``/``relu`` (``torch.nn.RNN``) or ``sigmoid``/``linear`` (:class:`ElmanRNN`);
+    - ``kind="rnn"``: a vanilla (Elman) RNN, h_t = φ(W_ih x_t + W_hh h_{t−1} + b), with ``activation`` φ in
+      ``tanh`` (default)/``relu`` (``torch.nn.RNN``) or ``sigmoid``/``linear`` (:class:`ElmanRNN`); the older
+      keyword ``nonlinearity`` (``torch.nn.RNN``'s name) is accepted too;
     - ``kind="lstm"``: ``torch.nn.LSTM`` (Hochreiter & Schmidhuber 1997, with the forget gate of Gers, Schmidhuber
       & Cummins 2000); ``forget_bias`` (optional) sets the forget gate's bias b_if + b_hf, e.g. 1.0
       (Jozefowicz, Zaremba & Sutskever 2015);
@@ -147,12 +149,14 @@ def rnn_model(kind: str = "rnn", hidden: int = 32, input_size: int = 2, output_s
     largest |eigenvalue| is exactly that value. ``seed`` makes the weights reproducible.
     """
     one_of("kind", kind, RNN_KINDS)
+    keyword = "nonlinearity" if nonlinearity is not None else "activation"  # error messages name the one given
+    nonlinearity = resolve_activation(activation, "tanh", nonlinearity=nonlinearity)
     hidden = positive_int("hidden", hidden)
     input_size = positive_int("input_size", input_size)
     output_size = positive_int("output_size", output_size)
     one_of("recurrent_init", recurrent_init, RECURRENT_INITS)
     if kind == "rnn":
-        one_of("nonlinearity", nonlinearity, RNN_NONLINEARITIES)
+        one_of(keyword, nonlinearity, RNN_NONLINEARITIES)
         if forget_bias is not None:
             raise ValueError("forget_bias applies only to kind='lstm' (a vanilla RNN has no forget gate)")
     else:

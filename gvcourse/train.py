@@ -12,7 +12,7 @@ from tqdm.std import tqdm
 from ._checks import one_of, positive_int, real
 from .monitor import GradientFlow
 
-__all__ = ["History", "fit", "evaluate", "LOSSES", "OPTIMIZERS"]
+__all__ = ["History", "fit", "evaluate", "grad_norm_and_clip", "LOSSES", "OPTIMIZERS"]
 
 LOSSES = ("auto", "cross_entropy", "bce", "mse")
 OPTIMIZERS = ("sgd", "adam")
@@ -69,7 +69,7 @@ def _check_data(data) -> tuple[torch.Tensor, torch.Tensor]:
     return x, y
 
 
-def _grad_norm_and_clip(params: list[torch.Tensor], clip: float | None) -> tuple[torch.Tensor, dict]:
+def grad_norm_and_clip(params: list[torch.Tensor], clip: float | None) -> tuple[torch.Tensor, dict]:
     """Total gradient norm, computed as ``torch.nn.utils.clip_grad_norm_`` does (one batched norm per gradient,
     then the norm of those), and with ``clip`` the same rescaling to total norm ≤ clip (Pascanu, Mikolov &
     Bengio 2013, Algorithm 1). Also returns ``{id(parameter): ‖its gradient‖}`` for the monitor."""
@@ -104,10 +104,11 @@ def fit(model: nn.Module, data, steps: int, lr: float, optimizer: str = "sgd", *
       (Pascanu, Mikolov & Bengio 2013, Algorithm 1); ``History.grad_norm`` records the norm before clipping;
     - ``loss``: ``"cross_entropy"`` for integer class labels, ``"bce"`` for a single logit and 0/1 targets,
       ``"mse"`` otherwise; ``"auto"`` picks from the targets;
-    - ``monitor``: a :class:`~gvcourse.monitor.GradientFlow` on this model; every step's weight-gradient norms
-      and grad:data (and update:data for ``GradientFlow(model, updates=True)``, ‖∂L/∂s‖ for
-      ``backprop_history=True``) are appended to its history; its back-propagated norms and activation
-      statistics are measured on the last step only, the one they describe afterwards.
+    - ``monitor``: a :class:`~gvcourse.monitor.GradientFlow` on this model, driven through its public per-step
+      protocol (``begin_step``, ``after_backward``, ``after_step``, ``end_steps``), which decides what is measured
+      on which step: every step's weight-gradient norms and grad:data (update:data for ``updates=True``, ‖∂L/∂s‖
+      for ``backprop_history=True``) go to its history; its back-propagated norms and activation statistics
+      describe the last step. A hand-written loop that calls the same four methods records the same numbers.
 
     The progress bar shows no timings, so its last line is the same on every run.
     """
@@ -138,26 +139,22 @@ def fit(model: nn.Module, data, steps: int, lr: float, optimizer: str = "sgd", *
         monitor.attach()
     bar = tqdm(range(steps), desc=desc, bar_format=BAR_FORMAT, disable=not progress, file=sys.stderr,
                mininterval=0.5, ascii=True)
-    forward_stats = monitor.forward_stats if monitor is not None else False
-    backward_stats = monitor.backward_stats if monitor is not None else False
     try:
         for step in bar:
-            if monitor is not None:  # per-pass statistics only on the last step: earlier ones would be overwritten
-                last = step == steps - 1
-                monitor._set_forward_stats(forward_stats and last)
-                monitor.backward_stats = backward_stats and (last or monitor.track_backprop_history)
+            if monitor is not None:  # the monitor decides what it measures on which step
+                monitor.begin_step(last=step == steps - 1)
             idx = torch.randint(0, n, (min(batch_size, n),), generator=gen) if batch_size < n else torch.arange(n)
             out = model(x[idx])
             kind = _resolve_loss(loss, out, y[idx])
             batch_loss, acc = _loss_and_accuracy(kind, out, y[idx])
             opt.zero_grad(set_to_none=True)
             batch_loss.backward()
-            total, per_param = _grad_norm_and_clip(params, clip)
-            if monitor is not None and monitor.track_updates:
-                monitor.before_update()
+            total, per_param = grad_norm_and_clip(params, clip)
+            if monitor is not None:
+                monitor.after_backward()
             opt.step()
             if monitor is not None:  # unclipped gradients: the monitor reuses their norms instead of reading them again
-                monitor.record_step(param_grad_norms=per_param if clip is None else None)
+                monitor.after_step(param_grad_norms=per_param if clip is None else None)
             history.loss.append(float(batch_loss.detach()))
             if acc is not None:
                 history.accuracy.append(acc)
@@ -167,8 +164,7 @@ def fit(model: nn.Module, data, steps: int, lr: float, optimizer: str = "sgd", *
     finally:
         bar.close()
         if monitor is not None:
-            monitor._set_forward_stats(forward_stats)
-            monitor.backward_stats = backward_stats
+            monitor.end_steps()
         if attached_here:
             monitor.detach()
     return history

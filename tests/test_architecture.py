@@ -14,14 +14,19 @@ PACKAGE = ROOT / "gvcourse"
 # module (dotted, relative to gvcourse) -> layer; keep in step with the table in ARCHITECTURE.md
 LAYERS = {
     "_checks": 0,
-    "theory": 1, "seeding": 1, "reproducibility": 1, "data": 1, "sequence": 1, "gan": 1, "monitor": 1,
+    "activations": 1, "tensor_norms": 1, "layers": 1, "seeding": 1, "reproducibility": 1, "data": 1,
     "transformer": 1,
-    "plots": 2,
-    "autograd": 3, "nets": 3, "train": 3,
-    "diagnose": 4, "explore": 4,
-    "labs": 5,
-    "__init__": 6,
+    "theory": 2, "sequence": 2, "activation_stats": 2,
+    "gan": 3, "plots": 3, "flow_hooks": 3,
+    "monitor": 4,
+    "autograd": 5, "nets": 5, "train": 5, "explore": 5,
+    "diagnosis": 6,
+    "diagnose": 7,
+    "labs": 8,
+    "__init__": 9,
 }
+#: No module of gvcourse is longer than this (issue 20: one concept per file, one a reader can hold).
+MAX_LINES = 400
 
 
 def _modules() -> dict[str, ast.Module]:
@@ -77,3 +82,32 @@ def test_the_package_does_not_import_tests_or_scripts():
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 mods = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
                 assert not any(m.split(".")[0] in {"tests", "scripts", "notebooks", "sitebuild"} for m in mods), name
+
+
+def test_no_private_name_crosses_a_package_boundary():
+    """``from .monitor import _sq_norm`` is refused: what another part of the package needs is public."""
+    wrong = []
+    for name, tree in _modules().items():
+        top = name.split(".")[0]
+        package = name.split(".")[:-1]
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("gvcourse"))):
+                continue
+            if node.level:
+                base = package[: len(package) - (node.level - 1)]
+                target = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                target = node.module.removeprefix("gvcourse").lstrip(".")
+            if target.split(".")[0] == top and top != "__init__":
+                continue  # inside one subpackage (labs.lab2 uses labs.checking's helpers)
+            private = [a.name for a in node.names if a.name.startswith("_")]
+            if private:
+                wrong.append(f"{name} imports {', '.join(private)} from {target or 'gvcourse'}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_no_module_is_too_long():
+    long = {name: n for name, tree in _modules().items()
+            if (n := len((PACKAGE / (name.replace(".", "/") + ".py")).read_text().splitlines())) > MAX_LINES}
+    long = {name: n for name, n in long.items() if not name.startswith("labs.")}  # the labs are another helper's
+    assert not long, f"split these modules (more than {MAX_LINES} lines): {long}"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from gvcourse import data, gan, nets, sequence, theory
+from gvcourse import data, gan, sequence, theory
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -84,7 +84,8 @@ def test_generator_logit_grad_matches_autograd(loss):
     (grad,) = torch.autograd.grad(values.sum(), logits)
     ours = theory.generator_logit_grad(logits.detach().numpy(), loss)
     assert np.allclose(ours, grad.numpy(), rtol=1e-12, atol=0)
-    assert np.allclose(theory.generator_loss(logits.detach().numpy(), loss), values.detach().numpy(), rtol=1e-12)
+    theirs = values.detach().numpy()
+    assert np.allclose(theory.generator_loss_of_logit(logits.detach().numpy(), loss), theirs, rtol=1e-12)
     # the torch loss used in training agrees with the theory's value
     assert float(gan.generator_loss(logits.detach(), loss)) == pytest.approx(float(values.detach().mean()), rel=1e-12)
 
@@ -116,10 +117,23 @@ def test_generator_logit_grad_bad_input():
                                       ("lstm", "tanh"), ("gru", "tanh")])
 def test_rnn_model_shapes_and_seed(kind, nl):
     x = torch.rand(3, 7, 2)
-    a, b = sequence.rnn_model(kind, 8, nonlinearity=nl, seed=4), nets.rnn_model(kind, 8, nonlinearity=nl, seed=4)
+    # ``activation`` is the course's keyword; ``nonlinearity`` (torch.nn.RNN's) is accepted as an alias
+    a, b = sequence.rnn_model(kind, 8, nonlinearity=nl, seed=4), sequence.rnn_model(kind, 8, activation=nl, seed=4)
     assert a(x).shape == (3, 1)
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
     assert a.hidden_size == 8
+
+
+def test_rnn_model_refuses_two_activation_keywords():
+    with pytest.raises(TypeError, match="activation once"):
+        sequence.rnn_model("rnn", 8, activation="tanh", nonlinearity="relu")
+    with pytest.raises(ValueError, match="'softsign' is not one of"):
+        sequence.rnn_model("rnn", 8, activation="softsign")
+
+
+def test_gan_losses_have_one_home():
+    assert gan.GAN_LOSSES is theory.GAN_LOSSES
+    assert not hasattr(theory, "generator_loss")  # theory's is generator_loss_of_logit; gan's is the torch batch loss
 
 
 def test_elman_rnn_matches_torch_rnn_for_the_same_weights():
@@ -297,7 +311,7 @@ def test_measurements_reject_bad_input():
 
 
 def test_gan_networks_and_losses():
-    g, d = nets.generator(latent_dim=3, seed=0), nets.discriminator(seed=0)
+    g, d = gan.generator(latent_dim=3, seed=0), gan.discriminator(seed=0)
     fake = gan.sample(g, 7, torch.Generator().manual_seed(0))
     assert fake.shape == (7, 2) and d(fake).shape == (7, 1)
     real_logits, fake_logits = torch.tensor([[40.0]]), torch.tensor([[-40.0]])

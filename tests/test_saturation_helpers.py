@@ -22,7 +22,7 @@ def test_same_rule_as_the_monitor():
     """At the edge of the band GradientFlow counts as saturated, the derivative is SATURATION_LEVEL x its maximum."""
     for module, act, dphi_of_output in ((torch.nn.Sigmoid, "sigmoid", lambda y: y * (1 - y)),
                                         (torch.nn.Tanh, "tanh", lambda y: 1 - y * y)):
-        centre, radius = monitor._BOUNDED[module]
+        centre, radius = monitor.SATURATING_MODULES[module]
         edge = dphi_of_output(centre + radius)
         assert edge == pytest.approx(theory.SATURATION_LEVEL * theory.derivative_max(act), rel=1e-12)
 

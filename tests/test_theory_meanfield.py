@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from gvcourse import nets, theory
+from gvcourse.monitor import GradientFlow
 
 
 def _mc(f, n=400_000, seed=0):
@@ -67,6 +68,30 @@ def test_variance_factors():
     assert theory.variance_factor("relu", "he_normal", 256).forward == pytest.approx(1.0)
     assert theory.variance_factor("relu", "xavier_normal", 256).backward == pytest.approx(0.5)
     assert theory.variance_factor("tanh", "xavier_normal", 100, 300).backward == pytest.approx(1.5)
+    for act in ("tanh", "relu", "linear"):  # zero-mean (or second-moment) maps: no offset, fixed point 0
+        vf = theory.variance_factor(act, "standard", 64)
+        assert vf.forward_offset == 0.0 and vf.forward_fixed_point == 0.0
+
+
+def test_sigmoid_forward_map_has_an_offset_and_its_fixed_point_is_measured():
+    """Issue 17 item 6: the sigmoid's mean ½ keeps the forward signal up. E[s_{l+1}²] = n v E[σ(s_l)²]
+    ≈ n v (1/4 + q_l/16): with Xavier (n v = 1) it settles at q* = (1/4)/(1 − 1/16) = 4/15, where the pure
+    factor 1/16 per layer would predict a collapse by 1e-8 over eight layers."""
+    vf = theory.variance_factor("sigmoid", "xavier_normal", 512)
+    assert vf.forward == pytest.approx(1 / 16) and vf.forward_offset == pytest.approx(1 / 4)
+    assert vf.forward_fixed_point == pytest.approx(4 / 15)
+    assert vf.backward == pytest.approx(1 / 16)  # the gradient has mean 0: a factor, as before
+    means = []
+    for seed in range(3):
+        model = nets.mlp(10, 512, 64, 1, activation="sigmoid", init="xavier_normal", seed=seed)
+        x = torch.randn(256, 64, generator=torch.Generator().manual_seed(seed))
+        with GradientFlow(model) as flow, torch.no_grad():
+            model(x)
+        second = [r**2 for name, r in flow.output_rms().items() if name.startswith("fc")][2:]  # fc3 … fc10
+        assert all(q == pytest.approx(vf.forward_fixed_point, rel=0.2) for q in second), second
+        assert second[-1] > 1e3 * second[0] * vf.forward ** (len(second) - 1)  # no decay by the slope
+        means.append(sum(second) / len(second))
+    assert sum(means) / len(means) == pytest.approx(vf.forward_fixed_point, rel=0.1)
 
 
 @pytest.mark.parametrize(

@@ -135,7 +135,7 @@ def test_bad_data_and_model():
 
 def test_fit_trains_a_model_with_sparse_gradients():
     """nn.Embedding(sparse=True) gives sparse gradients: norms and clipping must handle them (and the monitor)."""
-    from gvcourse.train import _grad_norm_and_clip
+    from gvcourse.train import grad_norm_and_clip
 
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Embedding(20, 8, sparse=True), torch.nn.Flatten(), torch.nn.Linear(32, 3))
@@ -143,7 +143,7 @@ def test_fit_trains_a_model_with_sparse_gradients():
     torch.nn.functional.cross_entropy(model(x), y).backward()
     expected = math.sqrt(sum(float((p.grad.coalesce().values() if p.grad.is_sparse else p.grad).pow(2).sum())
                              for p in model.parameters()))
-    total, per_param = _grad_norm_and_clip(list(model.parameters()), clip=0.1)
+    total, per_param = grad_norm_and_clip(list(model.parameters()), clip=0.1)
     assert float(total) == pytest.approx(expected, rel=1e-5)
     clipped = math.sqrt(sum(float((p.grad.coalesce().values() if p.grad.is_sparse else p.grad).pow(2).sum())
                             for p in model.parameters()))
