@@ -111,3 +111,14 @@ def test_no_module_is_too_long():
             if (n := len((PACKAGE / (name.replace(".", "/") + ".py")).read_text().splitlines())) > MAX_LINES}
     long = {name: n for name, n in long.items() if not name.startswith("labs.")}  # the labs are another helper's
     assert not long, f"split these modules (more than {MAX_LINES} lines): {long}"
+
+
+def test_every_subpackage_ships_in_a_pip_install():
+    """Colab installs gvcourse from git (not editable): pyproject must list every package directory."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    on_disk = {".".join(p.parent.relative_to(root).parts) for p in (root / "gvcourse").rglob("__init__.py")}
+    assert on_disk <= listed, f"add to [tool.setuptools] packages: {sorted(on_disk - listed)}"
