@@ -115,8 +115,9 @@ def test_no_module_is_too_long():
 
 def test_every_subpackage_ships_in_a_pip_install():
     """Colab installs gvcourse from git (not editable): pyproject must list every package directory."""
-    import tomllib
     from pathlib import Path
+
+    import tomllib
 
     root = Path(__file__).resolve().parents[1]
     listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
