@@ -76,10 +76,15 @@ def test_chapters_keep_outputs_and_collapse_solutions():
     assert sum(bool(c.outputs) for c in code) > len(code) // 2, "a chapter's launch copy keeps its outputs"
     assert all("execution" not in c.metadata for c in code), "cell timings are not copied"
     text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
-    assert text.count("<details>") == text.count("</details>") == 4
-    assert "<summary><b>Solution to Exercise 1</b></summary>" in text
-    assert "&#91;[Rumelhart et al., 1986](#References)&#93;" in text
+    # backprop's solutions are executed code cells (gated), each announced before its code
+    assert [n for n in range(1, 6) if f"**Solution to Exercise {n}.**" in text] == [1, 2, 3, 4]
+    assert "&#91;[Rumelhart et al., 1986b](#References)&#93;" in text
     assert "\\[" not in text and "\\(" not in text, "a math delimiter to renderers that find math first"
+    # normalization's solutions are prose: folded, one per exercise
+    prose = nbformat.read(LAUNCH / "normalization.ipynb", as_version=4)
+    text = "\n".join(c.source for c in prose.cells if c.cell_type == "markdown")
+    assert text.count("<details>") == text.count("</details>") == 3
+    assert "<summary><b>Solution to Exercise 1</b></summary>" in text
 
 
 def test_labs_open_as_student_versions():
