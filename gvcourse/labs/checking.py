@@ -1,8 +1,8 @@
 """The checking framework of the labs: :func:`check`, :class:`CheckResult`, the exercise registry and the
 answer-parsing helpers every checker uses.
 
-A checker is a function registered with :func:`_exercise`; it returns the feedback for a correct answer or
-raises :class:`_Fail` with feedback (and optionally a hint) for the student. :func:`check` turns every other
+A checker is a function registered with :func:`exercise`; it returns the feedback for a correct answer or
+raises :class:`Fail` with feedback (and optionally a hint) for the student. :func:`check` turns every other
 exception into feedback too, so a student never sees a traceback from inside a checker. The checkers themselves
 live in :mod:`gvcourse.labs.lab1`, :mod:`~gvcourse.labs.lab2` and :mod:`~gvcourse.labs.lab3`.
 """
@@ -115,7 +115,7 @@ class UnknownExercise(KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-class _Fail(Exception):
+class Fail(Exception):
     """Raised inside a checker to stop with feedback (and an optional hint) for the student."""
 
     def __init__(self, feedback: str, hint: str | None = None):
@@ -130,13 +130,13 @@ class _Exercise:
     lab: str
     question: str
     hint: str
-    checker: Callable[[object], str]  # returns the success feedback or raises _Fail
+    checker: Callable[[object], str]  # returns the success feedback or raises Fail
 
 
 _REGISTRY: dict[str, _Exercise] = {}
 
 
-def _exercise(exercise_id: str, lab: str, question: str, hint: str):
+def exercise(exercise_id: str, lab: str, question: str, hint: str):
     def register(fn: Callable[[object], str]) -> Callable[[object], str]:
         _REGISTRY[exercise_id] = _Exercise(exercise_id, lab, question, hint, fn)
         return fn
@@ -177,7 +177,7 @@ def check(exercise_id: str, answer: object) -> CheckResult:
             return CheckResult(ex.id, False, "No answer yet: replace the placeholders (... or None) in the exercise "
                                              f"cell. The exercise asks for {ex.question}", ex.hint)
         feedback = ex.checker(answer)
-    except _Fail as fail:
+    except Fail as fail:
         return CheckResult(ex.id, False, fail.feedback, ex.hint if fail.hint is None else fail.hint)
     # An answer that breaks the computation is feedback, not a traceback -- also when the student's own code
     # calls exit() (SystemExit). KeyboardInterrupt still stops the cell.
@@ -215,7 +215,7 @@ def _is_placeholder(answer: object) -> bool:
 
 # -- answer parsing helpers --------------------------------------------------------------------------------------
 
-def _kind(value: object) -> str:
+def kind_of(value: object) -> str:
     """How feedback names what the student passed: a type name, or "the class X itself" for a class."""
     if isinstance(value, type):
         return (f"the class {value.__qualname__} itself, not an instance of it (call the class, or a builder, to "
@@ -223,56 +223,56 @@ def _kind(value: object) -> str:
     return type(value).__name__
 
 
-def _as_float(value: object, what: str) -> float:
+def as_float(value: object, what: str) -> float:
     if isinstance(value, torch.Tensor):
         if value.numel() != 1:
-            raise _Fail(f"{what} should be one number, got a tensor of shape {tuple(value.shape)}.")
+            raise Fail(f"{what} should be one number, got a tensor of shape {tuple(value.shape)}.")
         value = value.item()
     if isinstance(value, np.ndarray):
         if value.size != 1:
-            raise _Fail(f"{what} should be one number, got an array of shape {value.shape}.")
+            raise Fail(f"{what} should be one number, got an array of shape {value.shape}.")
         value = value.item()
     if isinstance(value, Value):
-        raise _Fail(f"{what} should be a number, got a Value; use its .data (or .grad).",
+        raise Fail(f"{what} should be a number, got a Value; use its .data (or .grad).",
                     "A Value holds a number in .data and a derivative in .grad.")
     if isinstance(value, bool) or not isinstance(value, Real):
-        raise _Fail(f"{what} should be a real number, got {_kind(value)}.")
+        raise Fail(f"{what} should be a real number, got {kind_of(value)}.")
     try:
         v = float(value)
     except OverflowError:
-        raise _Fail(f"{what} should be finite, got a number too large for a float.") from None
+        raise Fail(f"{what} should be finite, got a number too large for a float.") from None
     if not math.isfinite(v):
-        raise _Fail(f"{what} should be finite, got {v}.")
+        raise Fail(f"{what} should be finite, got {v}.")
     return v
 
 
-def _as_vector(value: object, length: int, what: str) -> np.ndarray:
+def as_vector(value: object, length: int, what: str) -> np.ndarray:
     if isinstance(value, torch.Tensor):
         if value.is_complex() or value.dtype == torch.bool:  # .double() would drop the imaginary part
-            raise _Fail(f"{what} should hold real numbers, got a tensor of dtype {value.dtype}.")
+            raise Fail(f"{what} should hold real numbers, got a tensor of dtype {value.dtype}.")
         arr = value.detach().double().cpu().numpy()
     elif isinstance(value, np.ndarray):
         arr = value
     elif isinstance(value, (list, tuple)):
-        arr = np.array([_as_float(v, f"each entry of {what}") for v in value], dtype=float)
+        arr = np.array([as_float(v, f"each entry of {what}") for v in value], dtype=float)
     else:
-        raise _Fail(f"{what} should be a list, tuple, NumPy array or tensor of {length} numbers, "
-                    f"got {_kind(value)}.")
+        raise Fail(f"{what} should be a list, tuple, NumPy array or tensor of {length} numbers, "
+                    f"got {kind_of(value)}.")
     if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
-        raise _Fail(f"{what} should hold numbers, got entries of type {arr.dtype}.")
+        raise Fail(f"{what} should hold numbers, got entries of type {arr.dtype}.")
     if np.iscomplexobj(arr):  # converting to float would silently drop the imaginary part
-        raise _Fail(f"{what} should hold real numbers, got entries of type {arr.dtype}.")
+        raise Fail(f"{what} should hold real numbers, got entries of type {arr.dtype}.")
     arr = np.asarray(arr, dtype=float)
     if arr.shape != (length,):
-        raise _Fail(f"{what} should have shape ({length},) — {length} numbers — got shape {arr.shape}.")
+        raise Fail(f"{what} should have shape ({length},) — {length} numbers — got shape {arr.shape}.")
     if not np.all(np.isfinite(arr)):
-        raise _Fail(f"{what} should be finite; it contains NaN or infinity.")
+        raise Fail(f"{what} should be finite; it contains NaN or infinity.")
     return arr
 
 
-def _close(a: float, b: float, rel: float, abs_: float = 0.0) -> bool:
+def is_close(a: float, b: float, rel: float, abs_: float = 0.0) -> bool:
     return abs(a - b) <= max(rel * abs(b), abs_)
 
 
-def _fmt(v: float) -> str:
+def fmt(v: float) -> str:
     return f"{v:.4g}"

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 import torch
 
 from ..autograd import Value
-from .checking import _as_float, _as_vector, _close, _exercise, _Fail, _fmt, _kind
+from .checking import Fail, as_float, as_vector, exercise, fmt, is_close, kind_of
 
 __all__ = ["LAB1_POINT", "lab1_loss", "SuspectValue", "SUSPECT_OPS"]
 
@@ -30,7 +30,7 @@ def _torch_grads(fn: Callable, point: Mapping[str, float]) -> dict[str, float]:
     return {k: float(g) for k, g in zip(leaves, grads)}
 
 
-@_exercise("lab1-hand-gradient", "lab1_backprop",
+@exercise("lab1-hand-gradient", "lab1_backprop",
            "the three partial derivatives of L = tanh(x·w + b)·x at x = 0.5, w = −1.5, b = 0.25, as a dict "
            "{'x': dL/dx, 'w': dL/dw, 'b': dL/db} (or a tuple in that order), to 3 significant digits.",
            "Go backwards: dL/dt = x, dt/ds = 1 − tanh²(s), ds/dw = x, ds/db = 1. And x is used twice: dL/dx is "
@@ -41,16 +41,16 @@ def _check_lab1_hand(answer: object) -> str:
         missing = [k for k in names if k not in answer]
         extra = [k for k in answer if k not in names]
         if missing or extra:
-            raise _Fail(f"The dict should have exactly the keys 'x', 'w', 'b'; missing {missing}, unexpected "
+            raise Fail(f"The dict should have exactly the keys 'x', 'w', 'b'; missing {missing}, unexpected "
                         f"{[str(k) for k in extra]}.")
-        values = [_as_float(answer[k], f"dL/d{k}") for k in names]
+        values = [as_float(answer[k], f"dL/d{k}") for k in names]
     else:
-        values = list(_as_vector(answer, 3, "the answer (dL/dx, dL/dw, dL/db)"))
+        values = list(as_vector(answer, 3, "the answer (dL/dx, dL/dw, dL/db)"))
     exact = _torch_grads(lab1_loss, LAB1_POINT)
-    wrong = [k for k, v in zip(names, values) if not _close(v, exact[k], 5e-3, 1e-4)]
+    wrong = [k for k, v in zip(names, values) if not is_close(v, exact[k], 5e-3, 1e-4)]
     if not wrong:
         return ("All three agree with torch.autograd (float64): dL/dx = {x}, dL/dw = {w}, dL/db = {b}."
-                .format(**{k: _fmt(v) for k, v in exact.items()}))
+                .format(**{k: fmt(v) for k, v in exact.items()}))
     got = dict(zip(names, values))
     x, w, b = LAB1_POINT["x"], LAB1_POINT["w"], LAB1_POINT["b"]
     t = math.tanh(x * w + b)
@@ -59,15 +59,15 @@ def _check_lab1_hand(answer: object) -> str:
     hint = None
     if "x" in wrong:
         for value, path in one_path.items():
-            if _close(got["x"], value, 5e-3, 1e-4):
+            if is_close(got["x"], value, 5e-3, 1e-4):
                 hint = (f"Your dL/dx counts {path}. x reaches L along two paths — through tanh(x·w + b) and "
                         "directly as the second factor — and the chain rule adds the two contributions.")
-    if hint is None and any(_close(got[k], -exact[k], 5e-3, 1e-4) for k in wrong):
+    if hint is None and any(is_close(got[k], -exact[k], 5e-3, 1e-4) for k in wrong):
         hint = "Check the signs: w is negative, and so is tanh(x·w + b) at this point."
     verb = "does" if len(wrong) == 1 else "do"
     others = "" if len(wrong) == len(names) else " The others are right."
-    raise _Fail(f"{' and '.join('dL/d' + k for k in wrong)} {verb} not match torch.autograd "
-                f"(you: {', '.join(_fmt(got[k]) for k in wrong)}).{others}", hint)
+    raise Fail(f"{' and '.join('dL/d' + k for k in wrong)} {verb} not match torch.autograd "
+                f"(you: {', '.join(fmt(got[k]) for k in wrong)}).{others}", hint)
 
 
 # -- a new operation with its own backward rule ------------------------------------------------------------------
@@ -75,29 +75,29 @@ def _check_lab1_hand(answer: object) -> str:
 _SOFTPLUS_POINTS = (-4.0, -1.0, 0.0, 0.5, 3.0, 25.0)
 
 
-@_exercise("lab1-softplus", "lab1_backprop",
+@exercise("lab1-softplus", "lab1_backprop",
            "a function softplus(v) that takes a gvcourse.Value and returns a Value equal to log(1 + e^v) whose "
            "backward pass gives d softplus/dv = σ(v), also when v is used elsewhere in the graph.",
            "Either compose existing operations (v.exp(), + 1, .log()) or create Value(result, (v,), 'softplus') "
            "and give it a _backward that ADDS σ(v)·out.grad to v.grad (+=, not =).")
 def _check_lab1_softplus(answer: object) -> str:
     if not callable(answer) or isinstance(answer, type):
-        raise _Fail(f"The answer should be a function softplus(v) -> Value, got {_kind(answer)}.")
+        raise Fail(f"The answer should be a function softplus(v) -> Value, got {kind_of(answer)}.")
     for x0 in _SOFTPLUS_POINTS:
         v = Value(x0)
         try:
             y = answer(v)
         except Exception as err:
-            raise _Fail(f"softplus(Value({x0:g})) raised {type(err).__name__}: {err}") from None
+            raise Fail(f"softplus(Value({x0:g})) raised {type(err).__name__}: {err}") from None
         if y is None:
-            raise _Fail(f"softplus(Value({x0:g})) returned None: the body is still the placeholder (...) or has no "
+            raise Fail(f"softplus(Value({x0:g})) returned None: the body is still the placeholder (...) or has no "
                         "return statement.")
         if not isinstance(y, Value):
-            raise _Fail(f"softplus(Value({x0:g})) returned {type(y).__name__}, not a Value — the result must stay "
+            raise Fail(f"softplus(Value({x0:g})) returned {type(y).__name__}, not a Value — the result must stay "
                         "in the graph so that backward() can reach v.")
         exact = float(torch.nn.functional.softplus(torch.tensor(x0, dtype=torch.float64)))
-        if not _close(y.data, exact, 1e-9, 1e-12):
-            raise _Fail(f"softplus({x0:g}) = {_fmt(y.data)}, but log(1 + e^{x0:g}) = {_fmt(exact)}.",
+        if not is_close(y.data, exact, 1e-9, 1e-12):
+            raise Fail(f"softplus({x0:g}) = {fmt(y.data)}, but log(1 + e^{x0:g}) = {fmt(exact)}.",
                         "softplus(v) = log(1 + exp(v)).")
         # L = softplus(v)·v + softplus(v): v reaches L along three paths
         v = Value(x0)
@@ -107,17 +107,17 @@ def _check_lab1_softplus(answer: object) -> str:
         t = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
         ts = torch.nn.functional.softplus(t)
         (exact_grad,) = torch.autograd.grad(ts * t + ts, t)
-        if not _close(v.grad, float(exact_grad), 1e-7, 1e-10):
+        if not is_close(v.grad, float(exact_grad), 1e-7, 1e-10):
             single = Value(x0)
             answer(single).backward()
             sig = 1.0 / (1.0 + math.exp(-x0))
-            if _close(single.grad, sig, 1e-7, 1e-10):
-                raise _Fail(f"Alone, softplus's gradient is right (σ({x0:g}) = {_fmt(sig)}), but in "
-                            f"L = softplus(v)·v + softplus(v) your v.grad = {_fmt(v.grad)} while torch.autograd "
-                            f"gives {_fmt(float(exact_grad))}.",
+            if is_close(single.grad, sig, 1e-7, 1e-10):
+                raise Fail(f"Alone, softplus's gradient is right (σ({x0:g}) = {fmt(sig)}), but in "
+                            f"L = softplus(v)·v + softplus(v) your v.grad = {fmt(v.grad)} while torch.autograd "
+                            f"gives {fmt(float(exact_grad))}.",
                             "A backward rule must accumulate: v.grad += ..., because v can feed several nodes.")
-            raise _Fail(f"d softplus/dv at v = {x0:g}: your backward pass gives {_fmt(single.grad)}, "
-                        f"torch.autograd {_fmt(sig)} (= σ(v)).",
+            raise Fail(f"d softplus/dv at v = {x0:g}: your backward pass gives {fmt(single.grad)}, "
+                        f"torch.autograd {fmt(sig)} (= σ(v)).",
                         "d/dv log(1 + e^v) = e^v / (1 + e^v) = σ(v).")
     return (f"Values and gradients match torch.autograd at v = {', '.join(f'{p:g}' for p in _SOFTPLUS_POINTS)}, "
             "also with v used three times in the graph.")
@@ -205,7 +205,7 @@ def _suspect_failures(points=((0.7, -1.3), (1.9, 0.4), (0.3, 2.2))) -> dict[str,
                 tx = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
                 ty = torch.tensor(y0, dtype=torch.float64, requires_grad=True)
                 gx, gy = torch.autograd.grad(graph(tx, ty), (tx, ty), allow_unused=True, materialize_grads=True)
-                if not (_close(x.grad, float(gx), 1e-9, 1e-12) and _close(y.grad, float(gy), 1e-9, 1e-12)):
+                if not (is_close(x.grad, float(gx), 1e-9, 1e-12) and is_close(y.grad, float(gy), 1e-9, 1e-12)):
                     failures.setdefault(op, (x.grad, float(gx)))
     return failures
 
@@ -214,18 +214,18 @@ def _op_name(answer: object) -> str:
     if not isinstance(answer, str):
         name = getattr(answer, "__name__", None)
         if callable(answer) and isinstance(name, str) and not isinstance(answer, type):
-            raise _Fail(f"You passed the function {name} itself; the checker wants the operation's name as a "
+            raise Fail(f"You passed the function {name} itself; the checker wants the operation's name as a "
                         f"string, e.g. {name.strip('_')!r}.")
-        raise _Fail(f"The answer should be the name of an operation as a string, e.g. 'exp', got "
-                    f"{_kind(answer)}.")
+        raise Fail(f"The answer should be the name of an operation as a string, e.g. 'exp', got "
+                    f"{kind_of(answer)}.")
     key = answer.strip().lower().removeprefix("value.").removeprefix("suspectvalue.").removesuffix("()").strip()
     for op, aliases in SUSPECT_OPS.items():
         if key in aliases:
             return op
-    raise _Fail(f"{answer!r} is not an operation of SuspectValue; name one of: {', '.join(SUSPECT_OPS)}.")
+    raise Fail(f"{answer!r} is not an operation of SuspectValue; name one of: {', '.join(SUSPECT_OPS)}.")
 
 
-@_exercise("lab1-find-bug", "lab1_backprop",
+@exercise("lab1-find-bug", "lab1_backprop",
            "the name of the one operation of gvcourse.labs.SuspectValue whose backward rule is wrong (a string "
            "such as 'exp' or '*').",
            "Compare SuspectValue with torch.autograd on each operation alone — then on graphs where the same "
@@ -236,7 +236,7 @@ def _check_lab1_bug(answer: object) -> str:
     if op in failures:
         mine, exact = failures[op]
         return (f"Yes — the checker compared every operation of SuspectValue with torch.autograd, and only {op} "
-                f"disagrees: on a graph that uses the input twice it gives dL/dx = {_fmt(mine)} where torch gives "
-                f"{_fmt(exact)}.")
-    raise _Fail(f"The checker compared {op} with torch.autograd on {2 * 3} graphs, including graphs that use the "
+                f"disagrees: on a graph that uses the input twice it gives dL/dx = {fmt(mine)} where torch gives "
+                f"{fmt(exact)}.")
+    raise Fail(f"The checker compared {op} with torch.autograd on {2 * 3} graphs, including graphs that use the "
                 f"input twice, and found no difference: {op} is not the broken operation.")

@@ -15,7 +15,7 @@ from ..monitor import GradientFlow, layer_modules
 from ..nets import mlp
 from ..theory import variance_factor
 from ..train import evaluate, fit
-from .checking import _as_float, _close, _exercise, _Fail, _kind, variant
+from .checking import Fail, as_float, exercise, is_close, kind_of, variant
 
 __all__ = ["LAB2_DEPTH", "LAB2_WIDTH", "LAB2_IN", "LAB2_CLASSES", "LAB2_TARGET", "single_thread", "lab2_task",
            "lab2_broken_model", "lab2_train"]
@@ -111,15 +111,15 @@ def _lab2_flow(model: nn.Module) -> tuple[list[float], list[float]]:
     return list(grads.values()), list(back.values())
 
 
-@_exercise("lab2-gradient-ratio", "lab2_rescue",
+@exercise("lab2-gradient-ratio", "lab2_rescue",
            "‖∂L/∂W‖ of the first layer divided by ‖∂L/∂W‖ of the output layer of lab2_broken_model(), at "
            "initialization, for the cross-entropy over all 1,600 training examples (a float).",
            "Use GradientFlow(model): one forward and backward pass on the whole training set, then "
            "flow.grad_norms() — first value over last value.")
 def _check_lab2_ratio(answer: object) -> str:
-    value = _as_float(answer, "The ratio")
+    value = as_float(answer, "The ratio")
     if value <= 0:
-        raise _Fail(f"Your ratio is {value:.2e}, but a ratio of two norms is positive: check the sign (and that you "
+        raise Fail(f"Your ratio is {value:.2e}, but a ratio of two norms is positive: check the sign (and that you "
                     "divided norms, not gradients).", "Norms are ≥ 0: take flow.grad_norms(), first over last.")
     norms, back = _lab2_flow(lab2_broken_model())
     exact = norms[0] / norms[-1]
@@ -132,26 +132,26 @@ def _check_lab2_ratio(answer: object) -> str:
         return (f"The checker measured {exact:.2e}: the first layer receives about {exact:.0e} of the output "
                 "layer's gradient — it cannot learn.")
     if near(1 / exact, 0.05):
-        raise _Fail(f"Your {value:.2e} is the inverse of the measured ratio.",
+        raise Fail(f"Your {value:.2e} is the inverse of the measured ratio.",
                     "First layer over output layer: the first value of grad_norms() divided by the last.")
     if variant() != 0:
         public, _ = _lab2_flow(lab2_broken_model(seed=0))
         if near(public[0] / public[-1]):
-            raise _Fail(f"{value:.2e} is the ratio of the website's network (variant 0), not of yours (variant "
+            raise Fail(f"{value:.2e} is the ratio of the website's network (variant 0), not of yours (variant "
                         f"{variant()}): the checker measured {exact:.1e} on your network.",
                         "Measure your own labs.lab2_broken_model(); a number copied from elsewhere is another "
                         "network's.")
     if near(back[0] / back[-1], 0.05):
-        raise _Fail(f"{value:.2e} is the ratio of the back-propagated gradients ‖∂L/∂s‖ (backprop_norms), not of "
+        raise Fail(f"{value:.2e} is the ratio of the back-propagated gradients ‖∂L/∂s‖ (backprop_norms), not of "
                     "the weight gradients ‖∂L/∂W‖ the exercise asks for.", "Use flow.grad_norms().")
     if near(exact, 0.05):
-        raise _Fail(f"Your {value:.2e} is within 5 % of the measured ratio but not within 1 %: the checker wants the "
+        raise Fail(f"Your {value:.2e} is within 5 % of the measured ratio but not within 1 %: the checker wants the "
                     "ratio you measured, not a rounded printout of it.",
                     "Pass the variable that holds norms[0] / norms[-1], not a number typed from the output.")
-    raise _Fail(f"The checker measured a different ratio (you: {value:.2e}; it differs by more than 5 %).")
+    raise Fail(f"The checker measured a different ratio (you: {value:.2e}; it differs by more than 5 %).")
 
 
-@_exercise("lab2-shrink-factor", "lab2_rescue",
+@exercise("lab2-shrink-factor", "lab2_rescue",
            "the factor by which the back-propagated gradient norm ‖∂L/∂s‖ shrinks per layer in "
            "lab2_broken_model(), predicted from Glorot & Bengio's variance argument (a float, to 3 significant "
            "digits).",
@@ -159,39 +159,39 @@ def _check_lab2_ratio(answer: object) -> str:
            "uniform initialization and the sigmoid's slope at 0 (or use theory.variance_factor). A norm scales "
            "like a standard deviation, not like a variance.")
 def _check_lab2_shrink(answer: object) -> str:
-    value = _as_float(answer, "The factor")
+    value = as_float(answer, "The factor")
     factor = variance_factor("sigmoid", "standard", fan_in=LAB2_WIDTH)
     predicted = math.sqrt(factor.backward)
     back = _lab2_flow(lab2_broken_model())[1][:LAB2_DEPTH]  # hidden layers
     measured = (back[0] / back[-1]) ** (1 / (LAB2_DEPTH - 1))
     # 3 significant digits: the prediction and the measurement differ by 2 %, so a 5 % window could not tell
     # them apart; 0.5 % can.
-    if _close(value, predicted, 5e-3):
+    if is_close(value, predicted, 5e-3):
         return (f"Predicted √(n·Var(W)·σ'(0)²) = √(1/48) = {predicted:.3f}; the checker measured a geometric mean "
                 f"of {measured:.3f} per layer over the 20 hidden layers.")
     if value < 0:
-        raise _Fail(f"Your factor {value:.3g} is negative, but it is a ratio of two norms: check the sign.",
+        raise Fail(f"Your factor {value:.3g} is negative, but it is a ratio of two norms: check the sign.",
                     "A norm is ≥ 0, so the factor by which it shrinks is positive.")
-    if _close(value, measured, 5e-3):
-        raise _Fail(f"{value:.3f} is the factor the lab measures on the network (the checker measured "
+    if is_close(value, measured, 5e-3):
+        raise Fail(f"{value:.3f} is the factor the lab measures on the network (the checker measured "
                     f"{measured:.3f}), not the prediction. The exercise asks what the variance argument predicts "
                     "before any measurement — then the two are compared.",
                     "Predict from n, Var(W) and the sigmoid's slope at 0, without running the network.")
-    if _close(value, factor.backward, 5e-3):
-        raise _Fail(f"{value:.3g} is the factor for the gradient's variance; the norm shrinks by its square root.")
-    if _close(value, 0.25, 5e-3):
-        raise _Fail("0.25 is σ'(0) alone; the weights shrink the gradient too, because n·Var(W) = 1/3 < 1 for "
+    if is_close(value, factor.backward, 5e-3):
+        raise Fail(f"{value:.3g} is the factor for the gradient's variance; the norm shrinks by its square root.")
+    if is_close(value, 0.25, 5e-3):
+        raise Fail("0.25 is σ'(0) alone; the weights shrink the gradient too, because n·Var(W) = 1/3 < 1 for "
                     "the standard init.")
-    if _close(value, 1 / math.sqrt(3), 5e-3) or _close(value, 1 / 3, 5e-3):
-        raise _Fail(f"{value:.3g} accounts for the weights alone (n·Var(W) = 1/3); the sigmoid's slope at 0 "
+    if is_close(value, 1 / math.sqrt(3), 5e-3) or is_close(value, 1 / 3, 5e-3):
+        raise Fail(f"{value:.3g} accounts for the weights alone (n·Var(W) = 1/3); the sigmoid's slope at 0 "
                     "multiplies the gradient at every layer too.")
-    if _close(value, predicted, 0.05):
-        raise _Fail(f"{value:.3g} is close but not to 3 significant digits; compute the square root of the variance "
+    if is_close(value, predicted, 0.05):
+        raise Fail(f"{value:.3g} is close but not to 3 significant digits; compute the square root of the variance "
                     "factor exactly rather than rounding the intermediate steps.")
-    raise _Fail(f"The prediction differs from {value:.3g} by more than 5 %.")
+    raise Fail(f"The prediction differs from {value:.3g} by more than 5 %.")
 
 
-@_exercise("lab2-rescue", "lab2_rescue",
+@exercise("lab2-rescue", "lab2_rescue",
            f"an untrained torch.nn.Module with at least {LAB2_DEPTH} hidden layers, 16 inputs and 4 outputs that "
            f"reaches an accuracy of at least {LAB2_TARGET:.2f} on held-out examples when trained with lab2_train's "
            "recipe, every layer receiving a usable gradient.",
@@ -199,14 +199,14 @@ def _check_lab2_shrink(answer: object) -> str:
            "xavier_normal), normalization (norm='batch') and residual=True are all options of nets.mlp.")
 def _check_lab2_rescue(answer: object) -> str:
     if not isinstance(answer, nn.Module):
-        raise _Fail(f"The answer should be a torch.nn.Module instance (e.g. from nets.mlp), got {_kind(answer)}.")
+        raise Fail(f"The answer should be a torch.nn.Module instance (e.g. from nets.mlp), got {kind_of(answer)}.")
     n_layers = len(layer_modules(answer))
     if n_layers < LAB2_DEPTH + 1:
-        raise _Fail(f"Your model has {n_layers} layers with weights; a rescue keeps the depth: at least "
+        raise Fail(f"Your model has {n_layers} layers with weights; a rescue keeps the depth: at least "
                     f"{LAB2_DEPTH} hidden layers and an output layer ({LAB2_DEPTH + 1}).",
                     "Making the network shallow avoids the problem instead of fixing it.")
     if not any(p.requires_grad for p in answer.parameters()):
-        raise _Fail("None of your model's parameters requires a gradient (requires_grad=False): nothing can train.")
+        raise Fail("None of your model's parameters requires a gradient (requires_grad=False): nothing can train.")
     model = copy.deepcopy(answer)  # the student's model is not trained by the checker
     train, _ = lab2_task()
     heldout = _lab2_heldout()
@@ -215,12 +215,12 @@ def _check_lab2_rescue(answer: object) -> str:
         with torch.no_grad():
             out = model(train[0][:2])
     except Exception as err:
-        raise _Fail(f"Your model cannot take the lab's inputs of shape (batch, {LAB2_IN}): "
+        raise Fail(f"Your model cannot take the lab's inputs of shape (batch, {LAB2_IN}): "
                     f"{type(err).__name__}: {err}") from None
     model.train()  # measured as lab2_train will see it (BatchNorm with batch statistics)
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, LAB2_CLASSES):
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise _Fail(f"For a batch of 2 inputs your model returns {shape}; it should return (2, {LAB2_CLASSES}), "
+        raise Fail(f"For a batch of 2 inputs your model returns {shape}; it should return (2, {LAB2_CLASSES}), "
                     "one logit per class.")
     # A rescue is judged as submitted, untrained: the question is which architecture and initialization learn
     # under the lab's recipe. A model that already classifies was trained beforehand (on the lab's data, with
@@ -229,7 +229,7 @@ def _check_lab2_rescue(answer: object) -> str:
         before = evaluate(model, heldout)["accuracy"]
     model.train()
     if before >= _LAB2_PRETRAINED:
-        raise _Fail(f"Before any training your model already scores {before:.3f} on held-out examples — freshly "
+        raise Fail(f"Before any training your model already scores {before:.3f} on held-out examples — freshly "
                     f"initialised networks score near the majority class's {_majority(heldout):.3f}. It was trained "
                     "before you submitted it (or it is told the answers), so the checker cannot tell what the lab's "
                     "recipe does with it.",
@@ -240,7 +240,7 @@ def _check_lab2_rescue(answer: object) -> str:
     idle = [name for name in layer_modules(model) if not by_layer.get(name, 0.0) > 0.0]
     if idle:
         shown = _names(idle)
-        raise _Fail(f"{len(idle)} of your model's {n_layers} layers with weights receive no gradient before "
+        raise Fail(f"{len(idle)} of your model's {n_layers} layers with weights receive no gradient before "
                     f"training (exactly zero, or NaN): {shown}. A layer that is never called, or that the "
                     "logits do not depend on, adds no depth; one whose gradient underflows to zero cannot learn.",
                     "The depth must be on the path from the input to the output: every layer should be called in "
@@ -251,7 +251,7 @@ def _check_lab2_rescue(answer: object) -> str:
     starved = [name for name, g in by_layer.items() if name in counted and g < _LAB2_MIN_SHARE * largest]
     if starved:
         smallest = min(by_layer[name] for name in starved) / largest
-        raise _Fail(f"{len(starved)} of your model's {n_layers} layers with weights receive less than "
+        raise Fail(f"{len(starved)} of your model's {n_layers} layers with weights receive less than "
                     f"{_LAB2_MIN_SHARE:.0e} of the largest weight gradient before training (down to "
                     f"{smallest:.1e}): {_names(starved)}. Their gradient still vanishes, so they cannot learn in "
                     f"{_LAB2_STEPS} steps; whatever accuracy the model reaches comes from the other layers, around "
@@ -268,12 +268,12 @@ def _check_lab2_rescue(answer: object) -> str:
         return (f"Trained with the lab's recipe it reaches {accuracy:.3f} on {_LAB2_HELDOUT} held-out examples "
                 f"(target {LAB2_TARGET:.2f}; {public:.3f} on the lab's validation split); {where}.")
     if public >= LAB2_TARGET and public - accuracy >= 0.1:
-        raise _Fail(f"Trained with the lab's recipe it scores {public:.3f} on the lab's validation split but only "
+        raise Fail(f"Trained with the lab's recipe it scores {public:.3f} on the lab's validation split but only "
                     f"{accuracy:.3f} on {_LAB2_HELDOUT} held-out examples it has never seen (target "
                     f"{LAB2_TARGET:.2f}). A model that knows the validation labels memorised them; it did not learn "
                     "the task.", "The checker scores on examples that labs.lab2_task() never hands out: only what "
                     "the network learns from the training split counts.")
-    raise _Fail(f"Trained with the lab's recipe it reaches {accuracy:.3f} on {_LAB2_HELDOUT} held-out examples, below "
+    raise Fail(f"Trained with the lab's recipe it reaches {accuracy:.3f} on {_LAB2_HELDOUT} held-out examples, below "
                 f"the target {LAB2_TARGET:.2f} ({public:.3f} on the lab's validation split); {where}.")
 
 

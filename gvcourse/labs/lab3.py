@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .checking import _as_vector, _exercise, _Fail, _kind, variant
+from .checking import Fail, as_vector, exercise, kind_of, variant
 
 __all__ = ["LAB3_T", "LAB3_LOGITS", "lab3_rnn"]
 
@@ -44,13 +44,13 @@ def _measured_norms() -> np.ndarray:
     return np.asarray(hidden_state_jacobian_norms(lab3_rnn(), x_one), dtype=float)
 
 
-@_exercise("lab3-rnn-bound", "lab3_long_range",
+@exercise("lab3-rnn-bound", "lab3_long_range",
            f"the upper bound (γ·σ_max)^t on ‖∂h_t/∂h_0‖ for lab3_rnn(), for t = 1, …, {LAB3_T}: a sequence of "
            f"{LAB3_T} numbers.",
            "γ = sup|tanh'| = 1 and σ_max is the largest singular value of rnn.weight_hh_l0 "
            "(torch.linalg.matrix_norm(W, ord=2)); the norm of a product is at most the product of the norms.")
 def _check_lab3_bound(answer: object) -> str:
-    values = _as_vector(answer, LAB3_T, "The bound")
+    values = as_vector(answer, LAB3_T, "The bound")
     w = lab3_rnn().weight_hh_l0.detach().double()
     sigma = float(torch.linalg.matrix_norm(w, ord=2))
     t = np.arange(1, LAB3_T + 1)
@@ -59,43 +59,43 @@ def _check_lab3_bound(answer: object) -> str:
         return (f"σ_max(W_hh) = {sigma:.4f} and γ = 1 for tanh, so the bound falls from {exact[0]:.3f} at t = 1 to "
                 f"{exact[-1]:.2e} at t = {LAB3_T}.")
     if np.allclose(values, -exact, rtol=1e-3, atol=0):
-        raise _Fail("The magnitudes are right but the sign is flipped: a bound on a norm is positive.",
+        raise Fail("The magnitudes are right but the sign is flipped: a bound on a norm is positive.",
                     "σ_max ≥ 0 and γ = 1, so (γ·σ_max)^t is positive for every t.")
     if variant() != 0:
         public = float(torch.linalg.matrix_norm(lab3_rnn(seed=0).weight_hh_l0.detach().double(), ord=2)) ** t
         if np.allclose(values, public, rtol=1e-3, atol=0):
-            raise _Fail(f"This is the bound of the website's RNN (variant 0), not of yours (variant {variant()}): "
+            raise Fail(f"This is the bound of the website's RNN (variant 0), not of yours (variant {variant()}): "
                         f"your σ_max(W_hh) is {sigma:.4f}.", "Compute σ_max from your own labs.lab3_rnn().")
     measured = _measured_norms()
     if np.allclose(values, measured, rtol=0.05, atol=0):
-        raise _Fail(f"These are the measured norms ‖∂h_t/∂h_0‖ (the lab prints some of them: {measured[-1]:.1e} at t = "
+        raise Fail(f"These are the measured norms ‖∂h_t/∂h_0‖ (the lab prints some of them: {measured[-1]:.1e} at t = "
                     f"{LAB3_T}), not the bound. The bound is computed from W_hh alone, before any input is seen, "
                     f"and lies above the measurement: {exact[-1]:.1e} at t = {LAB3_T}.",
                     "Bound each step's Jacobian by γ·σ_max and multiply: no forward pass is needed.")
     rho = float(torch.linalg.eigvals(w).abs().max())
     frob = float(torch.linalg.matrix_norm(w))
     if np.allclose(values, rho ** t, rtol=1e-3):
-        raise _Fail("You used the spectral radius (largest |eigenvalue|). It governs the product in the long run but "
+        raise Fail("You used the spectral radius (largest |eigenvalue|). It governs the product in the long run but "
                     "does not bound every ‖W^t‖; the bound needs the largest singular value.")
     if np.allclose(values, frob ** t, rtol=1e-3):
-        raise _Fail("You used the Frobenius norm; it is a valid but much looser bound. The exercise asks for the "
+        raise Fail("You used the Frobenius norm; it is a valid but much looser bound. The exercise asks for the "
                     "spectral norm (largest singular value), ord=2.")
     if np.allclose(values, sigma ** (t - 1), rtol=1e-3):
-        raise _Fail("Your sequence starts at t = 0; the exercise asks for t = 1 … 30.")
+        raise Fail("Your sequence starts at t = 0; the exercise asks for t = 1 … 30.")
     if np.allclose(values, (0.25 * sigma) ** t, rtol=1e-3):
-        raise _Fail("γ = 1/4 is the sigmoid's; this RNN uses tanh, whose derivative is at most 1.")
+        raise Fail("γ = 1/4 is the sigmoid's; this RNN uses tanh, whose derivative is at most 1.")
     base = values[0]
     if base > 0 and abs(base - sigma) <= 0.01 * sigma and np.allclose(values, base ** t, rtol=1e-3):
-        raise _Fail(f"Your sequence is {base:.6g}^t: σ_max rounded (the checker computed {sigma:.6f}). Raised to "
+        raise Fail(f"Your sequence is {base:.6g}^t: σ_max rounded (the checker computed {sigma:.6f}). Raised to "
                     f"the {LAB3_T}th power the rounding grows to {abs((base / sigma) ** LAB3_T - 1):.1%} at "
                     f"t = {LAB3_T}.", "Use σ_max at full precision — the value torch.linalg.matrix_norm returns, "
                     "not a rounded printout.")
     first_bad = int(np.argmax(~np.isclose(values, exact, rtol=1e-3)))
-    raise _Fail(f"At t = {first_bad + 1} your bound is {values[first_bad]:.4g}; the checker computed "
+    raise Fail(f"At t = {first_bad + 1} your bound is {values[first_bad]:.4g}; the checker computed "
                 f"{exact[first_bad]:.4g}.")
 
 
-@_exercise("lab3-generator-grad", "lab3_long_range",
+@exercise("lab3-generator-grad", "lab3_long_range",
            "the derivative of the generator's loss with respect to the discriminator's logit a at "
            f"a = {', '.join(f'{a:g}' for a in LAB3_LOGITS)}, for both losses: a dict {{'minimax': [...], "
            "'non_saturating': [...]} (minimax loss log(1 − σ(a)), non-saturating loss −log σ(a), both minimized "
@@ -104,13 +104,13 @@ def _check_lab3_bound(answer: object) -> str:
 def _check_lab3_gan(answer: object) -> str:
     keys = ("minimax", "non_saturating")
     if not isinstance(answer, Mapping):
-        raise _Fail("The answer should be a dict with keys 'minimax' and 'non_saturating', got "
-                    f"{_kind(answer)}.")
+        raise Fail("The answer should be a dict with keys 'minimax' and 'non_saturating', got "
+                    f"{kind_of(answer)}.")
     missing = [k for k in keys if k not in answer]
     if missing:
-        raise _Fail(f"The dict is missing {missing}; it needs keys 'minimax' and 'non_saturating'.")
+        raise Fail(f"The dict is missing {missing}; it needs keys 'minimax' and 'non_saturating'.")
     n = len(LAB3_LOGITS)
-    got = {k: _as_vector(answer[k], n, f"answer[{k!r}]") for k in keys}
+    got = {k: as_vector(answer[k], n, f"answer[{k!r}]") for k in keys}
     a = torch.tensor(LAB3_LOGITS, dtype=torch.float64, requires_grad=True)
     losses = {"minimax": torch.log1p(-torch.sigmoid(a)), "non_saturating": -torch.nn.functional.logsigmoid(a)}
     exact = {k: torch.autograd.grad(losses[k].sum(), a)[0].numpy() for k in keys}
@@ -123,16 +123,16 @@ def _check_lab3_gan(answer: object) -> str:
                 f"{ratio:.0f} times larger (e^(−a)).")
     if np.allclose(got["minimax"], exact["non_saturating"], rtol=_GAN_RTOL, atol=1e-6) and \
             np.allclose(got["non_saturating"], exact["minimax"], rtol=_GAN_RTOL, atol=1e-6):
-        raise _Fail("Your two lists are swapped.")
+        raise Fail("Your two lists are swapped.")
     bad = [k for k in keys if not ok[k]]
     for k in bad:
         if np.allclose(got[k], -exact[k], rtol=_GAN_RTOL, atol=1e-6):
-            raise _Fail(f"{k}: the magnitudes are right but the sign is flipped.",
+            raise Fail(f"{k}: the magnitudes are right but the sign is flipped.",
                         "Both losses decrease as a grows (the fake looks more real), so both derivatives are "
                         "negative.")
     verb = "does" if len(bad) == 1 else "do"
     other = "; the other is right" if len(bad) == 1 else ""
     k = bad[0]
     i = int(np.argmax(~np.isclose(got[k], exact[k], rtol=_GAN_RTOL, atol=1e-6)))
-    raise _Fail(f"{' and '.join(bad)} {verb} not match torch.autograd{other}: at a = {LAB3_LOGITS[i]:g} your {k} "
+    raise Fail(f"{' and '.join(bad)} {verb} not match torch.autograd{other}: at a = {LAB3_LOGITS[i]:g} your {k} "
                 f"value is {got[k][i]:.4g}, torch.autograd gives {exact[k][i]:.4g}.")
