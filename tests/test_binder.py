@@ -35,3 +35,14 @@ def test_gvcourse_does_not_require_torch():
     text = (ROOT / "pyproject.toml").read_text()
     deps = re.search(r"^dependencies = \[(.*?)\]", text, flags=re.M | re.S).group(1)
     assert "torch" not in deps
+
+
+def test_the_readme_install_gives_jupyterlab():
+    """The README says `jupyter lab book/` after `pip install -r requirements.txt`: JupyterLab must be pinned there
+    and importable with its server extension (the command itself needs a browser and a port, not a test)."""
+    import subprocess
+    import sys
+
+    assert "jupyterlab" in _pins("requirements.txt")
+    out = subprocess.run([sys.executable, "-m", "jupyterlab", "--version"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == _pins("requirements.txt")["jupyterlab"], out.stderr[-500:]
