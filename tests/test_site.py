@@ -4,12 +4,12 @@ Build checks: every chapter page exists, images have alt text, pages stay light,
 launch links render. Browser checks (Playwright for Python driving Debian's Chromium — never
 `playwright install`): every page loads with every request leaving 127.0.0.1 blocked and none attempted, no
 page errors, math typeset by the locally served MathJax, search works, and axe-core finds no serious or
-critical accessibility violation. All in one module so one xdist worker builds the site once.
+critical accessibility violation (tests/test_site_browser.py holds the heaviest browser tests, so two xdist
+workers share them; the site is built once per session for both).
 """
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from urllib.parse import urlparse
@@ -22,9 +22,21 @@ pytestmark = pytest.mark.slow  # builds the whole site, then drives a browser
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
+def site(tmp_path_factory, worker_id):
+    """The site, built once per test session: the browser tests are split over two modules (so two xdist workers
+    share them) and the first worker to need the site builds it while the other waits on a file lock."""
     npm_or_skip()
-    return build_site(tmp_path_factory.mktemp("site"))
+    if worker_id == "master":  # not under xdist
+        return build_site(tmp_path_factory.mktemp("site"))
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp().parent  # this session's directory, common to its workers
+    with FileLock(str(shared / "site.lock")):
+        html = shared / "site" / "_build" / "html"
+        if not (shared / "site.built").exists():
+            build_site(shared / "site")
+            (shared / "site.built").touch()
+    return html
 
 def test_every_chapter_page_is_built(site):
     for nb in toc_notebooks():
@@ -227,21 +239,7 @@ def test_page_offline_without_errors(browser, server, entry):
         context.close()
 
 
-@pytest.mark.parametrize("entry", pages())
-def test_accessibility_axe(browser, server, entry):
-    context, page, _, _ = open_offline(browser, f"{server}/{entry}.html")
-    try:
-        # as a reader meets the page: stylesheets and fonts loaded, and the theme's tab stops for scrollable
-        # cells updated (it debounces that by 300 ms)
-        page.evaluate("async () => { await document.fonts.ready; }")
-        page.wait_for_timeout(400)
-        page.add_script_tag(path=str(AXE))
-        result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
-        bad = [f"{v['id']} ({v['impact']}): {v['help']} — e.g. {v['nodes'][0]['target']}"
-               for v in result["violations"] if v["impact"] in ("serious", "critical")]
-        assert not bad, f"{entry}: " + "; ".join(bad)
-    finally:
-        context.close()
+
 
 
 VISIBLE_FRAME = """el => { const img = [...el.querySelectorAll('.widget-html img')].find(i => i.offsetParent !== null);
@@ -373,61 +371,13 @@ LAYOUT_PROBLEMS = """() => {
     return problems; }"""
 
 
-def test_nothing_is_cut_off_at_the_right_edge(browser, server):
-    """At phone, tablet and laptop widths every page fits the screen, every display equation and output that is wider
-    than the text scrolls in its own box, and the diagnose report's numbers stay on one line. Each page is loaded
-    once and looked at in each width, as when a reader turns a tablet or resizes a window."""
-    context = browser.new_context(viewport={"width": WIDTHS[0], "height": 900})
-    problems = {}
-    try:
-        for entry in pages():
-            page = context.new_page()
-            page.goto(f"{server}/{entry}.html", wait_until="load")
-            page.evaluate("async () => { if (window.MathJax?.startup?.promise) await MathJax.startup.promise;"
-                          "              await document.fonts.ready; }")
-            for width in WIDTHS:
-                page.set_viewport_size({"width": width, "height": 900})
-                page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
-                found = page.evaluate(LAYOUT_PROBLEMS)
-                if found:
-                    problems[f"{entry} at {width}px"] = found[:3]
-            page.close()
-    finally:
-        context.close()
-    assert not problems, problems
+
 
 
 FIRST_VISIT_LIMIT = 4_500_000  # bytes; every page was 2.4-3.7 MB in December 2026 (explorer pages 8.3-8.8 MB before)
 
 
-def test_page_weight_on_a_first_visit(browser, server, tmp_path_factory):
-    """What a first visit transfers (empty cache, nothing scrolled): every page stays under FIRST_VISIT_LIMIT.
-    FontAwesome's 1.5 MB script is never loaded (the stylesheet draws the icons), and the 3.6 MB widget manager
-    only on pages with widgets, once the reader comes near one. The weights are left in page-weights.json."""
-    weights, problems = {}, []
-    for entry in pages():
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        page = context.new_page()
-        sizes = {}
-        page.on("requestfinished", lambda r, sizes=sizes: sizes.__setitem__(r.url, r.sizes()["responseBodySize"]))
-        page.goto(f"{server}/{entry}.html", wait_until="networkidle")
-        first = sum(sizes.values())
-        names = [urlparse(u).path.rsplit("/", 1)[-1] for u in sizes]
-        has_widgets = page.locator(WIDGET_VIEWS).count() > 0
-        show_widgets(page)
-        weights[entry] = {"first_visit": first, "with_widgets": sum(sizes.values())}
-        context.close()
-        if first > FIRST_VISIT_LIMIT:
-            problems.append(f"{entry}: {first / 1e6:.2f} MB on a first visit")
-        if "fontawesome.js" in names:
-            problems.append(f"{entry} loads fontawesome.js")
-        if "embed-amd.js" in names:
-            problems.append(f"{entry} loads the widget manager before a widget is near")
-        if not has_widgets and any(n.endswith(("embed-amd.js", "require.js")) for n in names):
-            problems.append(f"{entry} has no widgets but loads widget scripts")
-    out = Path(tmp_path_factory.getbasetemp()) / "page-weights.json"
-    out.write_text(json.dumps(weights, indent=1))
-    assert not problems, problems
+
 
 
 def test_search_works_offline(browser, server):
@@ -438,14 +388,3 @@ def test_search_works_offline(browser, server):
         assert not outside and not errors
     finally:
         context.close()
-
-
-def test_screenshots_for_humans(browser, server, tmp_path_factory):
-    """Not an assertion on looks: leaves a screenshot of every page for people to look at."""
-    out = Path(tmp_path_factory.getbasetemp()) / "screenshots"
-    out.mkdir(exist_ok=True)
-    for entry in pages():
-        context, page, _, _ = open_offline(browser, f"{server}/{entry}.html")
-        page.screenshot(path=str(out / (entry.replace("/", "_") + ".png")), full_page=False)
-        context.close()
-    assert len(list(out.glob("*.png"))) == len(pages())
