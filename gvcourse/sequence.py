@@ -324,6 +324,19 @@ def hidden_state_grad_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor |
     return np.array([0.0 if g is None else float(g.norm()) for g in grads])
 
 
+def _second_gate(rnn: nn.LSTM | nn.GRU, x: torch.Tensor) -> torch.Tensor:
+    """σ of the second gate block of a one-layer LSTM (f) or GRU (z), recomputed from the run's hidden states."""
+    _one_layer(rnn)
+    x = _check_sequence(x, rnn.input_size)
+    h = rnn.hidden_size
+    with torch.no_grad():
+        output, _ = rnn(x)
+        h_prev = torch.cat([output.new_zeros(output.shape[0], 1, h), output[:, :-1]], dim=1)
+        pre = (x @ rnn.weight_ih_l0[h:2 * h].T + rnn.bias_ih_l0[h:2 * h]
+               + h_prev @ rnn.weight_hh_l0[h:2 * h].T + rnn.bias_hh_l0[h:2 * h])
+        return torch.sigmoid(pre)
+
+
 def lstm_forget_gates(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """The forget-gate activations f_t = σ(W_if x_t + b_if + W_hf h_{t−1} + b_hf) of an LSTM, shape (B, T, H).
 
@@ -335,15 +348,7 @@ def lstm_forget_gates(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     rnn = _rnn_of(model)
     if not isinstance(rnn, nn.LSTM):
         raise TypeError(f"lstm_forget_gates needs an LSTM (rnn_model(kind='lstm')), got {type(rnn).__name__}")
-    _one_layer(rnn)
-    x = _check_sequence(x, rnn.input_size)
-    h = rnn.hidden_size
-    with torch.no_grad():
-        output, _ = rnn(x)
-        h_prev = torch.cat([output.new_zeros(output.shape[0], 1, h), output[:, :-1]], dim=1)
-        pre = (x @ rnn.weight_ih_l0[h:2 * h].T + rnn.bias_ih_l0[h:2 * h]
-               + h_prev @ rnn.weight_hh_l0[h:2 * h].T + rnn.bias_hh_l0[h:2 * h])
-        return torch.sigmoid(pre)
+    return _second_gate(rnn, x)
 
 
 def gru_update_gates(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -356,15 +361,7 @@ def gru_update_gates(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     rnn = _rnn_of(model)
     if not isinstance(rnn, nn.GRU):
         raise TypeError(f"gru_update_gates needs a GRU (rnn_model(kind='gru')), got {type(rnn).__name__}")
-    _one_layer(rnn)
-    x = _check_sequence(x, rnn.input_size)
-    h = rnn.hidden_size
-    with torch.no_grad():
-        output, _ = rnn(x)
-        h_prev = torch.cat([output.new_zeros(output.shape[0], 1, h), output[:, :-1]], dim=1)
-        pre = (x @ rnn.weight_ih_l0[h:2 * h].T + rnn.bias_ih_l0[h:2 * h]
-               + h_prev @ rnn.weight_hh_l0[h:2 * h].T + rnn.bias_hh_l0[h:2 * h])
-        return torch.sigmoid(pre)
+    return _second_gate(rnn, x)
 
 
 __all__ += ["lstm_forget_gates", "gru_update_gates"]
