@@ -21,12 +21,18 @@ os.environ.update(AVX2_CPU)
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
+pytest_plugins = ["sitebuild"]  # the site, its server and the browser: one of each per worker, for the whole session
+
+
 def pytest_collection_modifyitems(config, items):
-    """nbval's items (one per notebook cell) execute notebooks: mark them slow, so `-m "not slow"` skips them."""
+    """nbval's items (one per notebook cell) execute notebooks: mark them slow, so `-m "not slow"` skips them, and
+    keep each notebook's cells together on one xdist worker (`--dist loadgroup`: they share one kernel). Every other
+    test without an `xdist_group` goes to whichever worker is free, so no module's tests queue behind one worker."""
     slow = pytest.mark.slow
     for item in items:
         if item.path.suffix == ".ipynb":
             item.add_marker(slow)
+            item.add_marker(pytest.mark.xdist_group(item.path.relative_to(ROOT).as_posix()))
 
 
 @pytest.fixture(autouse=True)

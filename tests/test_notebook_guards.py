@@ -31,8 +31,23 @@ def test_every_notebook_is_in_the_toc():
     assert not orphans, f"notebooks missing from _toc.yml: {orphans}"
 
 
-def test_the_book_has_chapters():
-    assert len(NOTEBOOKS) >= 3
+def _linked_pages(path, text: str) -> set:
+    return {(path.parent / target).resolve() for target in re.findall(r"\]\(([^)#\s]+\.(?:ipynb|md))", text)}
+
+
+def test_the_introduction_outlines_every_chapter():
+    """The introduction's outline links every page of the table of contents and nothing else; the labs are linked
+    from the facilitator guide the outline points to. A chapter added to _toc.yml but not to the outline, or dropped
+    from the book but still promised there, fails."""
+    intro_path, guide_path = ROOT / "book" / "intro.ipynb", ROOT / "book" / "labs" / "facilitator.md"
+    prose = "\n".join(c.source for c in read(intro_path).cells if c.cell_type == "markdown")
+    outline = _linked_pages(intro_path, prose)
+    labs = {p for p in _linked_pages(guide_path, guide_path.read_text()) if p.parent == guide_path.parent}
+    pages = {p.resolve() for e in toc_entries() if (p := resolve(e)) is not None} - {intro_path.resolve()}
+    assert outline - pages == set(), f"the outline links pages not in the book: {sorted(outline - pages)}"
+    missing = pages - outline - labs
+    assert not missing, f"neither the outline nor the lab guide links: {sorted(p.relative_to(ROOT) for p in missing)}"
+    assert guide_path.resolve() in outline, "the outline does not link the lab guide"
 
 
 def _code_cells(nb):

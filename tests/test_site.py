@@ -1,42 +1,20 @@
-"""The website: it builds with -W -n --keep-going as the README says, and works in a real browser offline.
-
-Build checks: every chapter page exists, images have alt text, pages stay light, exercises, citations and
-launch links render. Browser checks (Playwright for Python driving Debian's Chromium — never
-`playwright install`): every page loads with every request leaving 127.0.0.1 blocked and none attempted, no
-page errors, math typeset by the locally served MathJax, search works, and axe-core finds no serious or
-critical accessibility violation (tests/test_site_browser.py holds the heaviest browser tests, so two xdist
-workers share them; the site is built once per session for both).
-"""
+"""The website: it builds with -W -n --keep-going as the README says (tests/sitebuild.py), and its pages hold what
+they should: every chapter page, alt text, sharp figures, exercises numbered per page with folded solutions,
+author-year citations, launch links to the real notebooks. In the browser (Playwright for Python driving Debian's
+Chromium — never `playwright install`): the sidebars open and close at every width, and search works offline.
+What each page does in the browser is checked in tests/test_site_browser.py."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 from notebooks import ROOT, read, toc_entries, toc_notebooks
-from sitebuild import build_site, chromium_or_skip, npm_or_skip, serve
+from sitebuild import open_offline, show_widgets
 
 pytestmark = pytest.mark.slow  # builds the whole site, then drives a browser
 
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory, worker_id):
-    """The site, built once per test session: the browser tests are split over two modules (so two xdist workers
-    share them) and the first worker to need the site builds it while the other waits on a file lock."""
-    npm_or_skip()
-    if worker_id == "master":  # not under xdist
-        return build_site(tmp_path_factory.mktemp("site"))
-    from filelock import FileLock
-
-    shared = tmp_path_factory.getbasetemp().parent  # this session's directory, common to its workers
-    with FileLock(str(shared / "site.lock")):
-        html = shared / "site" / "_build" / "html"
-        if not (shared / "site.built").exists():
-            build_site(shared / "site")
-            (shared / "site.built").touch()
-    return html
 
 def test_every_chapter_page_is_built(site):
     for nb in toc_notebooks():
@@ -80,15 +58,27 @@ def test_figures_are_sharp_on_hidpi_screens(site):
     assert checked >= 40
 
 
-def test_exercises_and_citations_render(site):
+EXERCISE = re.compile(r'<div class="exercise[^"]*admonition[^"]*" id="([^"]+)"')
+SOLUTION = re.compile(r'<div class="(solution[^"]*)" id="[^"]+">\s*<p class="admonition-title">Solution to\s*'
+                      r'<a class="reference internal" href="#([^"]+)"')
+
+
+def test_every_exercise_has_a_folded_solution_and_chapters_cite(site):
+    """Every chapter and lab has at least two exercises; each exercise has exactly one solution, folded (a dropdown
+    the reader opens), that links back to it; every chapter cites the literature (links into References)."""
     for nb in toc_notebooks():
-        html = (site / nb.relative_to(ROOT).with_suffix(".html")).read_text()
         if nb.stem == "intro":
             continue
-        assert html.count('class="admonition exercise') + html.count("exercise admonition") >= 2 or \
-            len(re.findall(r'exercise', html)) >= 4, f"{nb.name}: fewer than two exercises"
-        assert "solution" in html and "dropdown" in html
-        assert 'class="reference internal"' in html
+        html = (site / nb.relative_to(ROOT).with_suffix(".html")).read_text()
+        exercises = EXERCISE.findall(html)
+        assert len(exercises) >= 2, f"{nb.name}: {len(exercises)} exercises"
+        solutions = SOLUTION.findall(html)
+        assert len(solutions) == html.count('<div class="solution'), f"{nb.name}: a solution without its link"
+        unfolded = [target for classes, target in solutions if "dropdown" not in classes.split()]
+        assert not unfolded, f"{nb.name}: solutions shown unfolded: {unfolded}"
+        answered = sorted(target for _, target in solutions)
+        assert answered == sorted(exercises), f"{nb.name}: exercises {sorted(exercises)}, solutions for {answered}"
+        assert re.search(r'href="(\.\./)*(book/)?references\.html#', html), f"{nb.name}: no citation into References"
 
 
 def test_exercises_are_numbered_per_page(site):
@@ -160,132 +150,8 @@ def test_launch_links_point_at_the_real_notebooks(site):
         assert not [m for c in launched.cells if c.cell_type == "markdown" for m in raw_myst(c.source)]
 
 
-AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
-
-
-@pytest.fixture(scope="module")
-def server(site):
-    srv, url = serve(site)
-    yield url
-    srv.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    executable = chromium_or_skip()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=executable, args=ARGS, headless=True)
-        yield b
-        b.close()
-
-
 def pages():
-    return [e for e in toc_entries()]
-
-
-def open_offline(browser, url, width=1280):
-    """A page whose every request leaving 127.0.0.1 is blocked and recorded, with page errors recorded."""
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    page = context.new_page()
-    outside, errors = [], []
-
-    def route(r):
-        host = urlparse(r.request.url).hostname
-        if r.request.url.startswith(("data:", "blob:")) or host == "127.0.0.1":
-            r.continue_()
-        else:
-            outside.append(r.request.url)
-            r.abort()
-
-    page.route("**/*", route)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("response", lambda r: errors.append(f"HTTP {r.status} for {r.url}") if r.status >= 400 else None)
-    page.goto(url, wait_until="networkidle")
-    show_widgets(page)
-    return context, page, outside, errors
-
-
-WIDGET_VIEWS = 'script[type="application/vnd.jupyter.widget-view+json"]'
-
-
-def show_widgets(page):
-    """Scroll to the page's first widget, as a reader would: the widget manager loads only when one is near
-    (book/_static/widgets-lazy.js). Waits until every widget is drawn, then scrolls back to the top."""
-    views = page.locator(WIDGET_VIEWS).count()
-    if not views:
-        return
-    page.evaluate("""sel => [...document.querySelectorAll(sel)].map(s => s.parentElement)
-                             .find(p => p && p.getClientRects().length).scrollIntoView()""", WIDGET_VIEWS)
-    page.wait_for_function("n => document.querySelectorAll('.widget-subarea').length >= n", arg=views, timeout=30000)
-    page.wait_for_load_state("networkidle")
-    page.evaluate("() => window.scrollTo(0, 0)")
-
-
-@pytest.mark.parametrize("entry", pages())
-def test_page_offline_without_errors(browser, server, entry):
-    context, page, outside, errors = open_offline(browser, f"{server}/{entry}.html")
-    try:
-        assert not outside, f"{entry} requests outside the site: {outside[:5]}"
-        assert not errors, f"{entry} page errors or missing files: {errors[:3]}"
-        if page.locator("div.math, span.math").count():  # typeset by the site's MathJax (some inside closed dropdowns)
-            page.wait_for_selector("mjx-container", state="attached", timeout=15000)
-        missing = page.eval_on_selector_all("main img", "imgs => imgs.filter(i => !(i.alt||'').trim()).length")
-        assert missing == 0, f"{entry}: {missing} images without alt text"
-    finally:
-        context.close()
-
-
-
-
-
-VISIBLE_FRAME = """el => { const img = [...el.querySelectorAll('.widget-html img')].find(i => i.offsetParent !== null);
-                           return img ? img.alt : null; }"""
-
-
-@pytest.mark.parametrize("entry", pages())
-def test_static_explorers_respond_to_the_keyboard_offline(browser, server, entry):
-    """Every control of every static explorer changes the frame shown, with no kernel and no network."""
-    context, page, outside, errors = open_offline(browser, f"{server}/{entry}.html")
-    try:
-        explorers = page.locator(".gv-static-explorer")
-        if explorers.count() == 0:
-            pytest.skip(f"{entry} has no static explorer")
-        page.wait_for_selector(".gv-static-explorer .widget-html img")
-        for i in range(explorers.count()):
-            explorer = explorers.nth(i)
-            before = explorer.evaluate(VISIBLE_FRAME)
-            assert before, f"{entry}: explorer {i} shows no frame"
-            handles = explorer.locator(".noUi-handle")
-            for j in range(handles.count()):
-                handle = handles.nth(j)
-                handle.focus()
-                at_end = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
-                page.keyboard.press("ArrowLeft" if at_end else "ArrowRight")
-                page.wait_for_timeout(200)
-                after = explorer.evaluate(VISIBLE_FRAME)
-                assert after and after != before, f"{entry}: explorer {i} slider {j} did not change the frame"
-                before = after
-            selects = explorer.locator("select")
-            for j in range(selects.count()):
-                select = selects.nth(j)
-                select.focus()
-                page.keyboard.press("ArrowDown")
-                page.wait_for_timeout(200)
-                after = explorer.evaluate(VISIBLE_FRAME)
-                if after == before:  # already on the last option: go up instead
-                    page.keyboard.press("ArrowUp")
-                    page.keyboard.press("ArrowUp")
-                    page.wait_for_timeout(200)
-                    after = explorer.evaluate(VISIBLE_FRAME)
-                assert after and after != before, f"{entry}: explorer {i} dropdown {j} did not change the frame"
-                before = after
-        assert not outside and not errors, (outside, errors)
-    finally:
-        context.close()
+    return toc_entries()
 
 
 WIDTHS = [390, 800, 1280]  # a phone, a tablet, a laptop
@@ -316,6 +182,7 @@ def test_sidebar_toggles_work_on_phones_tablets_and_laptops(browser, server, wid
     to: the visible buttons then did nothing (phones, tablets) or could not collapse the sidebar (laptops)."""
     context, page, outside, errors = open_offline(browser, f"{server}/book/backprop.html", width)
     try:
+        show_widgets(page)
         toggles = page.locator(".primary-toggle")
         assert toggles.count() == 1, f"{toggles.count()} chapter-list toggles on the page"
         strip = page.evaluate("() => document.querySelector('#pst-header')?.getBoundingClientRect().height || 0")
@@ -341,43 +208,6 @@ def test_sidebar_toggles_work_on_phones_tablets_and_laptops(browser, server, wid
         assert not outside and not errors, (outside, errors)
     finally:
         context.close()
-
-
-# What a reader cannot reach at a given width: the page wider than the screen, display equations and outputs whose
-# content is wider than their box but that do not scroll (or that stick out of the text column), and numbers of
-# gvcourse.diagnose's table broken across lines.
-LAYOUT_PROBLEMS = """() => {
-    const problems = [], W = innerWidth, scrolls = el => ['auto', 'scroll'].includes(getComputedStyle(el).overflowX);
-    const shown = el => el.getClientRects().length > 0;
-    const text = el => el.textContent.replace(/\\s+/g, ' ').trim().slice(0, 50);
-    const pageWidth = document.documentElement.scrollWidth;
-    if (pageWidth > W) problems.push(`page is ${pageWidth}px wide`);
-    const column = document.querySelector('.bd-article').getBoundingClientRect().right;
-    const boxes = [['equation', 'div.math mjx-container[display="true"]'],
-                   ['output', '.cell_output pre, .cell_output > .output']];
-    for (const [kind, sel] of boxes) {
-        for (const el of document.querySelectorAll(sel)) {
-            if (!shown(el)) continue;  // e.g. inside a closed solution dropdown
-            if (el.scrollWidth > el.clientWidth + 1 && !scrolls(el)) problems.push(`${kind} clipped: ${text(el)}`);
-            const right = el.getBoundingClientRect().right;
-            if (right > Math.min(W, column) + 1) problems.push(`${kind} sticks out: ${text(el)}`);
-        }
-    }
-    for (const td of document.querySelectorAll('.gv-diagnosis-table td, .gv-diagnosis-table th')) {
-        const range = document.createRange(); range.selectNodeContents(td);
-        const lines = new Set([...range.getClientRects()].map(r => Math.round(r.bottom)));
-        if (lines.size > 1) problems.push(`diagnose table cell wraps: ${text(td)}`);
-    }
-    return problems; }"""
-
-
-
-
-
-FIRST_VISIT_LIMIT = 4_500_000  # bytes; every page was 2.4-3.7 MB in December 2026 (explorer pages 8.3-8.8 MB before)
-
-
-
 
 
 def test_search_works_offline(browser, server):
