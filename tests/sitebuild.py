@@ -1,7 +1,7 @@
 """The website for the tests: built once per test session as the README does (or the build CI made first), served
 on 127.0.0.1, and opened in Debian's Chromium with every request that leaves the site blocked.
 
-A pytest plugin (tests/conftest.py loads it): the fixtures `site`, `server` and `browser` are session-scoped, so each
+A pytest plugin (the root conftest.py loads it): the fixtures `site`, `server` and `browser` are session-scoped, so each
 xdist worker starts one server and one browser however its tests are interleaved with other modules'."""
 
 from __future__ import annotations
@@ -68,12 +68,13 @@ def _newest_source() -> tuple[float, Path]:
 
 
 def prebuilt_site(html: Path) -> Path:
-    """The site in `html` (from $GVCOURSE_SITE), checked to exist and to be newer than every source of the book."""
-    index = html / "index.html"
-    if not index.is_file():
-        pytest.fail(f"${BUILT_SITE}={html} has no index.html: build it with bash scripts/build_site.sh, or unset it")
+    """The site in `html` (from $GVCOURSE_SITE), checked to be built after every source of the book was last changed
+    (Sphinx writes searchindex.js last; index.html, a redirect, is not rewritten by every build)."""
+    stamp = html / "searchindex.js"
+    if not stamp.is_file():
+        pytest.fail(f"${BUILT_SITE}={html} holds no built site: build it with bash scripts/build_site.sh, or unset it")
     newest, path = _newest_source()
-    if newest > index.stat().st_mtime:
+    if newest > stamp.stat().st_mtime:
         pytest.fail(f"${BUILT_SITE}={html} is older than {path.relative_to(ROOT)}: rebuild it, or unset {BUILT_SITE}")
     return html
 

@@ -1,4 +1,5 @@
-"""ruff runs in the test suite, so CI enforces it: `ruff check gvcourse tests scripts benchmarks` must be clean.
+"""ruff runs in the test suite, so CI enforces it: `ruff check gvcourse tests scripts benchmarks conftest.py` must
+be clean.
 
 The rules are in pyproject.toml ([tool.ruff]); book/ is excluded (notebooks are checked by nbval and the guards).
 """
@@ -10,7 +11,7 @@ import sys
 
 from notebooks import ROOT
 
-PATHS = ["gvcourse", "tests", "scripts", "benchmarks"]
+PATHS = ["gvcourse", "tests", "scripts", "benchmarks", "conftest.py"]
 
 
 def test_ruff_check_is_clean():
