@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from ._checks import one_of, positive_int, real
-from .activations import ACTIVATION_TABLE, resolve_activation
+from .activations import ACTIVATION_TABLE, refuse_removed_keywords
 
 __all__ = ["ACTIVATIONS", "INIT_SCHEMES", "NORMS", "activation", "mlp", "init_", "ResidualBlock"]
 
@@ -57,11 +57,12 @@ class ResidualBlock(nn.Module):
     The Jacobian is I + ∂F/∂x, so the identity path carries the gradient past F.
     """
 
-    def __init__(self, width: int, activation: str | None = None, norm: str = "none", *, act: str | None = None):
+    def __init__(self, width: int, activation: str = "relu", norm: str = "none", **removed):
+        refuse_removed_keywords("ResidualBlock", removed)  # act= is gone: activation= is the one name
         super().__init__()
         self.fc = nn.Linear(width, width)
         self.norm = _norm(norm, width) or nn.Identity()
-        self.act = _activation_module(resolve_activation(activation, "relu", act=act))
+        self.act = _activation_module(activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.act(self.norm(self.fc(x)))
