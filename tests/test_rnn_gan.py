@@ -329,6 +329,37 @@ def test_gan_networks_and_losses():
         gan.sample(torch.nn.Linear(2, 2), 3)
 
 
+def _gan_mlp_as_written_before(in_dim, hidden, depth, out_dim, seed):
+    """gan's own MLP builder before it used nets.mlp_layers (commit b942663), kept here as the reference."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = torch.nn.Sequential()
+        width = in_dim
+        for i in range(1, depth + 1):
+            model.add_module(f"fc{i}", torch.nn.Linear(width, hidden))
+            model.add_module(f"act{i}", torch.nn.ReLU())
+            width = hidden
+        model.add_module("out", torch.nn.Linear(width, out_dim))
+    return model
+
+
+@pytest.mark.parametrize("latent_dim, hidden, depth, seed", [(2, 64, 3, 0), (3, 16, 2, 1), (2, 8, 1, 7)])
+def test_gan_networks_are_bit_identical_to_the_hand_written_mlp(latent_dim, hidden, depth, seed):
+    """The GAN chapter's numbers rest on these exact weights: same layers, names, initialization and RNG draws,
+    and the global generator untouched."""
+    state = torch.random.get_rng_state()
+    pairs = [(gan.generator(latent_dim, hidden, depth, seed=seed), _gan_mlp_as_written_before(
+                 latent_dim, hidden, depth, 2, seed)),
+             (gan.discriminator(2, hidden, depth, seed=seed), _gan_mlp_as_written_before(2, hidden, depth, 1, seed))]
+    assert torch.equal(torch.random.get_rng_state(), state)
+    for ours, reference in pairs:
+        assert [(n, type(m)) for n, m in ours.named_children()] == [(n, type(m)) for n, m in reference.named_children()]
+        a, b = ours.state_dict(), reference.state_dict()
+        assert list(a) == list(b) and all(torch.equal(a[k], b[k]) for k in a)
+        x = torch.randn(5, ours.fc1.in_features, generator=torch.Generator().manual_seed(seed))
+        assert torch.equal(ours(x), reference(x))
+
+
 def test_frozen_generator_minimax_gradient_vanishes_and_non_saturating_does_not():
     real = data.gaussian_mixture_2d(1024, seed=0)
     g, d = gan.generator(hidden=16, depth=2, seed=0), gan.discriminator(hidden=16, depth=2, seed=0)
