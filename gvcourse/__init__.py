@@ -4,13 +4,14 @@ Modules: ``autograd`` (a scalar autodiff engine), ``nets`` (models and initializ
 ``data`` (generated or bundled data), ``monitor`` (``GradientFlow`` for any model),
 ``train`` (``fit``), ``theory`` (closed forms), ``plots`` (figures with alt text),
 ``sequence`` (RNN/LSTM models, gradients through time), ``gan`` (a small 2-D GAN and its two generator losses),
-``transformer`` (a small pre-LN/post-LN Transformer encoder).
+``transformer`` (a small pre-LN/post-LN Transformer encoder); ``diagnose(model, x, y, loss_fn)`` the gradient-health
+check of any model (its report classes are in ``gvcourse.diagnosis``).
 """
 
 from . import autograd, data, gan, monitor, nets, plots, sequence, theory, train, transformer
 from ._checks import positive_int
 from .autograd import Value
-from .diagnose import diagnose as diagnose  # the function; the module stays importable as gvcourse.diagnose
+from .diagnosis import diagnose
 from .monitor import GradientFlow
 from .reproducibility import use_reproducible_numerics
 from .seeding import seed_all
@@ -18,7 +19,7 @@ from .train import evaluate, fit
 
 __version__ = "0.1.0"
 __all__ = ["autograd", "data", "gan", "monitor", "nets", "plots", "sequence", "theory", "train", "transformer",
-           "Value", "GradientFlow", "seed_all", "fit", "evaluate", "setup_notebook",
+           "Value", "GradientFlow", "diagnose", "seed_all", "fit", "evaluate", "setup_notebook",
            "use_reproducible_numerics"]
 
 

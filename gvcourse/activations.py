@@ -3,7 +3,7 @@
 For each activation the course names: the ``torch.nn`` module that computes it, φ and φ′ (NumPy, for the closed
 forms of :mod:`gvcourse.theory`), sup φ′, φ′(0)² in the linear regime, and — for the bounded, saturating ones —
 the saturation rule. Pure Python and NumPy, no torch: :mod:`gvcourse.theory` stays a NumPy leaf, and
-:mod:`gvcourse.nets`, :mod:`gvcourse.monitor`, :mod:`gvcourse.sequence` and :mod:`gvcourse.diagnose` turn the
+:mod:`gvcourse.nets`, :mod:`gvcourse.monitor`, :mod:`gvcourse.sequence` and :mod:`gvcourse.diagnosis` turn the
 module names into classes with ``getattr(torch.nn, spec.module)``.
 
 **Saturation** (Glorot & Bengio 2010, §3): a unit is saturated where φ′(s) < :data:`SATURATION_LEVEL` · sup φ′.
@@ -26,7 +26,8 @@ import numpy as np
 from ._checks import one_of
 
 __all__ = ["SATURATION_LEVEL", "Activation", "ACTIVATION_TABLE", "activation_spec", "saturating",
-           "pre_activation_threshold", "output_band", "scalar_phi_and_slope", "resolve_activation"]
+           "pre_activation_threshold", "output_band", "scalar_phi_and_slope", "REMOVED_ACTIVATION_KEYWORDS",
+           "refuse_removed_keywords"]
 
 #: A unit counts as saturated where φ′(s) < SATURATION_LEVEL · sup φ′ (GradientFlow's saturated fraction,
 #: theory.saturation_threshold, theory.saturated_fraction).
@@ -135,15 +136,21 @@ def scalar_phi_and_slope(name: str, s: float) -> tuple[float, float]:
     raise ValueError(f"activation {name!r} has no closed form here; use one of: sigmoid, tanh, relu, linear")
 
 
-def resolve_activation(activation: str | None, default: str, **aliases: str | None) -> str:
-    """The activation name from ``activation`` or from one old keyword (``act=``, ``nonlinearity=``).
+#: Keywords that once named the activation: ``act`` (``nets.ResidualBlock``) and ``nonlinearity``
+#: (``sequence.rnn_model``, after ``torch.nn.RNN``). Every public function of gvcourse now says ``activation``.
+REMOVED_ACTIVATION_KEYWORDS = ("act", "nonlinearity")
 
-    The course settled on ``activation``; older code passes ``act`` or ``nonlinearity``, which are accepted
-    without a warning (a warning would print into the notebooks' stored outputs). Giving two is a TypeError.
+
+def refuse_removed_keywords(where: str, given: dict[str, object]) -> None:
+    """Raise a TypeError if ``given`` (a function's ``**removed`` keywords) is not empty.
+
+    A removed name of the activation argument gets a message saying what to write instead, so code written for
+    an older gvcourse fails once, with the fix, instead of silently meaning something else.
     """
-    given = {"activation": activation, **aliases}
-    named = {key: value for key, value in given.items() if value is not None}
-    if len(named) > 1:
-        both = ", ".join(f"{key}={value!r}" for key, value in named.items())
-        raise TypeError(f"give the activation once, as activation=...; got {both}")
-    return next(iter(named.values()), default)
+    if not given:
+        return
+    name, value = next(iter(given.items()))
+    if name in REMOVED_ACTIVATION_KEYWORDS:
+        raise TypeError(f"{where}() has no keyword {name}=: the course names the activation activation= everywhere, "
+                        f"e.g. activation={value!r}")
+    raise TypeError(f"{where}() got an unexpected keyword argument {name!r}")

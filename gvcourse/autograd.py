@@ -6,16 +6,17 @@ arithmetic operation records its inputs and a local backward rule, and
 (Rumelhart, Hinton & Williams 1986; Baydin et al. 2018, §3.2 "reverse mode").
 
 The backpropagation chapter builds graphs with it by hand and checks the
-gradients against ``torch.autograd``.
+gradients against ``torch.autograd``; :func:`gvcourse.plots.draw_graph` draws them.
+This module imports nothing from gvcourse (it is the engine, below the figures).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from numbers import Real
 
-__all__ = ["Value", "topological_order", "draw_graph"]
+__all__ = ["Value", "topological_order"]
 
 
 def _check_number(x: object, what: str) -> float:
@@ -199,57 +200,3 @@ def topological_order(root: Value) -> list[Value]:
             if id(child) not in seen:
                 stack.append((child, False))
     return order
-
-
-def _layers(order: Iterable[Value]) -> dict[int, int]:
-    """Depth of each node: leaves at 0, every other node one right of its deepest child."""
-    depth: dict[int, int] = {}
-    for node in order:
-        depth[id(node)] = 1 + max((depth[id(c)] for c in node._children), default=-1)
-    return depth
-
-
-def draw_graph(root: Value, ax=None, show_grad: bool = True):
-    """Draw the computation graph of ``root`` with matplotlib (no graphviz needed).
-
-    Leaves are on the left, the output on the right; each box shows the node's
-    label (if any), its operation, ``data`` and — if ``show_grad`` — ``grad``.
-    Returns the matplotlib Figure.
-    """
-    import matplotlib.pyplot as plt
-
-    from .plots import set_alt_text
-
-    order = topological_order(root)
-    depth = _layers(order)
-    columns: dict[int, list[Value]] = {}
-    for node in order:
-        columns.setdefault(depth[id(node)], []).append(node)
-    position: dict[int, tuple[float, float]] = {}
-    for col, nodes in columns.items():
-        for row, node in enumerate(nodes):
-            position[id(node)] = (col, row - (len(nodes) - 1) / 2)
-
-    n_cols = max(columns) + 1
-    n_rows = max(len(v) for v in columns.values())
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(max(4.0, 2.3 * n_cols), max(2.0, 1.1 * n_rows + 0.6)))
-    fig = ax.figure
-    for node in order:
-        x, y = position[id(node)]
-        for child in node._children:
-            cx, cy = position[id(child)]
-            ax.annotate("", xy=(x - 0.32, y), xytext=(cx + 0.32, cy),
-                        arrowprops=dict(arrowstyle="->", color="0.45", lw=1.0))
-        head = " ".join(s for s in (node.label, node.op) if s) or "input"
-        text = f"{head}\ndata {node.data:.4g}"
-        if show_grad:
-            text += f"\ngrad {node.grad:.4g}"
-        ax.text(x, y, text, ha="center", va="center", fontsize=8, family="monospace",
-                bbox=dict(boxstyle="round,pad=0.3", fc="#e8f0fa" if node._children else "#fdf1dc", ec="0.3"))
-    ax.set_xlim(-0.6, n_cols - 0.4)
-    ax.set_ylim(-n_rows / 2 - 0.1, n_rows / 2 + 0.1)
-    ax.axis("off")
-    set_alt_text(fig, f"Computation graph with {len(order)} nodes, inputs on the left and the output on the right; "
-                      "each box shows a node's operation, value and gradient.")
-    return fig

@@ -24,6 +24,7 @@ from torch import nn
 from tqdm.std import tqdm
 
 from ._checks import one_of, positive_int, real
+from .nets import mlp_layers
 from .theory.gan import GAN_LOSSES
 
 __all__ = ["GAN_LOSSES", "generator", "discriminator", "generator_loss", "discriminator_loss", "sample",
@@ -41,14 +42,7 @@ def _mlp(in_dim: int, hidden: int, depth: int, out_dim: int, seed: int | None) -
     with torch.random.fork_rng(devices=[], enabled=seed is not None):
         if seed is not None:
             torch.manual_seed(seed)
-        model = nn.Sequential()
-        width = in_dim
-        for i in range(1, depth + 1):
-            model.add_module(f"fc{i}", nn.Linear(width, hidden))
-            model.add_module(f"act{i}", nn.ReLU())
-            width = hidden
-        model.add_module("out", nn.Linear(width, out_dim))
-    return model
+        return mlp_layers(depth, hidden, in_dim, out_dim, activation="relu")  # PyTorch's default initialization
 
 
 def generator(latent_dim: int = 2, hidden: int = 64, depth: int = 3, out_dim: int = 2,

@@ -24,9 +24,9 @@ import torch
 from torch import nn
 
 from ._checks import one_of, positive_int, real
-from .activations import ACTIVATION_TABLE, resolve_activation
+from .activations import ACTIVATION_TABLE, refuse_removed_keywords
 
-__all__ = ["ACTIVATIONS", "INIT_SCHEMES", "NORMS", "activation", "mlp", "init_", "ResidualBlock"]
+__all__ = ["ACTIVATIONS", "INIT_SCHEMES", "NORMS", "activation", "mlp", "mlp_layers", "init_", "ResidualBlock"]
 
 #: ``{name: torch.nn class}`` for the activations ``mlp`` and the blocks offer (from gvcourse.activations).
 ACTIVATIONS = {name: getattr(nn, ACTIVATION_TABLE[name].module)
@@ -57,35 +57,29 @@ class ResidualBlock(nn.Module):
     The Jacobian is I + ∂F/∂x, so the identity path carries the gradient past F.
     """
 
-    def __init__(self, width: int, activation: str | None = None, norm: str = "none", *, act: str | None = None):
+    def __init__(self, width: int, activation: str = "relu", norm: str = "none", **removed):
+        refuse_removed_keywords("ResidualBlock", removed)  # act= is gone: activation= is the one name
         super().__init__()
         self.fc = nn.Linear(width, width)
         self.norm = _norm(norm, width) or nn.Identity()
-        self.act = _activation_module(resolve_activation(activation, "relu", act=act))
+        self.act = _activation_module(activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.act(self.norm(self.fc(x)))
 
 
-def mlp(depth: int, width: int, in_dim: int, out_dim: int, activation: str = "relu", init: str = "standard",
-        norm: str | None = None, residual: bool = False, seed: int | None = 0, **init_kw) -> nn.Sequential:
-    """A fully connected network with ``depth`` hidden layers of ``width`` units and a linear output layer.
+def mlp_layers(depth: int, width: int, in_dim: int, out_dim: int, activation: str = "relu", norm: str | None = None,
+               residual: bool = False) -> nn.Sequential:
+    """The layers of :func:`mlp`, left with PyTorch's default initialization (``mlp`` then applies :func:`init_`).
 
-    Each hidden layer is Linear → [BatchNorm/LayerNorm] → activation (normalization before the
-    nonlinearity, as in Ioffe & Szegedy 2015). So ``depth`` counts the hidden layers and the network has
-    ``depth + 1`` weight matrices. The Keras explainer's network (a Dense(64) input layer, ten more
-    Dense(64) layers and a Dense(1) output) is ``mlp(11, 64, 20, 1, activation="sigmoid")``.
-
-    With ``residual=True`` every hidden layer after the first is a :class:`ResidualBlock`.
-    Layers are named ``fc1 … fc{depth}``, ``norm1 …``, ``act1 …`` and ``out``; residual blocks ``block2 …``.
-    Weights are set with :func:`init_` (``init`` and ``init_kw``); ``seed`` makes them reproducible.
+    Each nn.Linear draws its weights and biases from the global torch generator as it is built, in layer order;
+    the GAN's generator and discriminator (:mod:`gvcourse.gan`) are these layers under a seeded generator.
     """
     depth = positive_int("depth", depth)
     width = positive_int("width", width)
     in_dim = positive_int("in_dim", in_dim)
     out_dim = positive_int("out_dim", out_dim)
     one_of("activation", activation, ACTIVATIONS)
-    one_of("init", init, INIT_SCHEMES)
     norm = "none" if norm is None else one_of("norm", norm, NORMS)
     if not isinstance(residual, bool):
         raise TypeError(f"residual must be True or False, got {residual!r}")
@@ -107,7 +101,25 @@ def mlp(depth: int, width: int, in_dim: int, out_dim: int, activation: str = "re
     model = nn.Sequential()
     for name, module in layers.items():
         model.add_module(name, module)
-    return init_(model, init, seed=seed, **init_kw)
+    return model
+
+
+def mlp(depth: int, width: int, in_dim: int, out_dim: int, activation: str = "relu", init: str = "standard",
+        norm: str | None = None, residual: bool = False, seed: int | None = 0, **init_kw) -> nn.Sequential:
+    """A fully connected network with ``depth`` hidden layers of ``width`` units and a linear output layer.
+
+    Each hidden layer is Linear → [BatchNorm/LayerNorm] → activation (normalization before the
+    nonlinearity, as in Ioffe & Szegedy 2015). So ``depth`` counts the hidden layers and the network has
+    ``depth + 1`` weight matrices. The Keras explainer's network (a Dense(64) input layer, ten more
+    Dense(64) layers and a Dense(1) output) is ``mlp(11, 64, 20, 1, activation="sigmoid")``.
+
+    With ``residual=True`` every hidden layer after the first is a :class:`ResidualBlock`.
+    Layers are named ``fc1 … fc{depth}``, ``norm1 …``, ``act1 …`` and ``out``; residual blocks ``block2 …``
+    (:func:`mlp_layers`). Weights are set with :func:`init_` (``init`` and ``init_kw``); ``seed`` makes them
+    reproducible.
+    """
+    one_of("init", init, INIT_SCHEMES)
+    return init_(mlp_layers(depth, width, in_dim, out_dim, activation, norm, residual), init, seed=seed, **init_kw)
 
 
 # --- Residual blocks and CNNs (normalization & residual chapters) ----------------------------------------------

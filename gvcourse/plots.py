@@ -21,10 +21,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from .autograd import Value
+from .graph_layout import layout_graph
+
 __all__ = [
     "PALETTE", "MARKERS", "LINESTYLES", "use_course_style", "set_alt_text", "get_alt_text",
     "style_cycle", "grad_norms_per_layer", "activation_histograms", "loss_curves", "layer_step_heatmap",
-    "network_diagram",
+    "network_diagram", "draw_graph",
 ]
 
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
@@ -287,6 +290,44 @@ def network_diagram(layer_sizes: Sequence[int], grad_norms: Sequence[float] | No
     if grad_norms is not None:
         alt += "; neuron colour fades where gradient norms are small"
     set_alt_text(fig, alt + ".")
+    return fig
+
+
+def draw_graph(root: Value, ax=None, show_grad: bool = True) -> Figure:
+    """Draw the computation graph of a :class:`~gvcourse.autograd.Value` ``root`` (no graphviz needed).
+
+    Leaves are on the left, the output on the right; each box shows the node's label (if any), its operation,
+    ``data`` and — if ``show_grad`` — ``grad``. An edge that skips columns runs in a lane of its own, never
+    through another node's box (:func:`gvcourse.graph_layout.layout_graph`). Returns the matplotlib Figure.
+    """
+    if not isinstance(show_grad, bool):
+        raise TypeError(f"show_grad must be True or False, got {show_grad!r}")
+    layout = layout_graph(root)
+    fig, ax = _new_axes(ax, figsize=(max(4.0, 2.3 * layout.columns), max(2.0, 1.1 * layout.rows + 0.6)))
+    box = {}  # edges are clipped at the boxes
+    for node, (x, y) in zip(layout.nodes, layout.position):
+        head = " ".join(s for s in (node.label, node.op) if s) or "input"
+        text = f"{head}\ndata {node.data:.4g}" + (f"\ngrad {node.grad:.4g}" if show_grad else "")
+        label = ax.text(x, y, text, ha="center", va="center", fontsize=8, family="monospace",
+                        bbox=dict(boxstyle="round,pad=0.3", fc="#e8f0fa" if node.children else "#fdf1dc", ec="0.3"))
+        box[id(node)] = label.get_bbox_patch()
+    line = dict(color="0.45", lw=1.0)
+    for child, parent, path in layout.edges:
+        start, *via, end = path
+        if via:  # a long edge: into its lane, along it, out of it
+            lane = [(x + dx, y) for x, y in via for dx in (-0.32, 0.32)]
+            ax.plot(*zip(*lane), linestyle="-", **line)
+            ax.annotate("", xy=lane[0], xytext=start,
+                        arrowprops=dict(arrowstyle="-", patchA=box[id(child)], shrinkB=0, **line))
+            start = lane[-1]
+        ax.annotate("", xy=end, xytext=start,
+                    arrowprops=dict(arrowstyle="->", patchA=None if via else box[id(child)],
+                                    patchB=box[id(parent)], shrinkA=0 if via else 2, **line))
+    ax.set_xlim(-0.6, layout.columns - 0.4)
+    ax.set_ylim(-layout.rows / 2 - 0.1, layout.rows / 2 + 0.1)
+    ax.axis("off")
+    set_alt_text(fig, f"Computation graph with {len(layout.nodes)} nodes, inputs on the left and the output on the "
+                      "right; each box shows a node's operation, value and gradient.")
     return fig
 
 

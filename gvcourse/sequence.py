@@ -29,14 +29,14 @@ import torch
 from torch import nn
 
 from ._checks import one_of, positive_int, real
-from .activations import resolve_activation
+from .activations import refuse_removed_keywords
 
-__all__ = ["RNN_KINDS", "RNN_NONLINEARITIES", "RECURRENT_INITS", "ElmanRNN", "SequenceRegressor", "rnn_model",
+__all__ = ["RNN_KINDS", "RNN_ACTIVATIONS", "RECURRENT_INITS", "ElmanRNN", "SequenceRegressor", "rnn_model",
            "recurrent_matrix", "hidden_state_jacobians", "hidden_state_jacobian_norms", "hidden_state_grad_norms"]
 
 RNN_KINDS = ("rnn", "lstm", "gru")
 #: ``tanh`` and ``relu`` run on ``torch.nn.RNN``; ``sigmoid`` and ``linear`` on :class:`ElmanRNN`.
-RNN_NONLINEARITIES = ("tanh", "relu", "sigmoid", "linear")
+RNN_ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
 RECURRENT_INITS = ("default", "orthogonal", "normal", "identity")
 
 _PHI = {"sigmoid": torch.sigmoid, "linear": lambda s: s}
@@ -51,11 +51,12 @@ class ElmanRNN(nn.Module):
     and h_n (1, B, H). It runs a Python loop over time, so it is slower than ``nn.RNN``.
     """
 
-    def __init__(self, input_size: int, hidden_size: int, nonlinearity: str = "sigmoid"):
+    def __init__(self, input_size: int, hidden_size: int, activation: str = "sigmoid", **removed):
+        refuse_removed_keywords("ElmanRNN", removed)  # not nonlinearity= (torch.nn.RNN's name): activation=
         super().__init__()
         self.input_size = positive_int("input_size", input_size)
         self.hidden_size = positive_int("hidden_size", hidden_size)
-        self.nonlinearity = one_of("nonlinearity", nonlinearity, tuple(_PHI))
+        self.activation = one_of("activation", activation, tuple(_PHI))
         self.num_layers = 1
         self.batch_first = True
         h = self.hidden_size
@@ -70,7 +71,7 @@ class ElmanRNN(nn.Module):
     def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         if x.dim() != 3 or x.shape[-1] != self.input_size:
             raise ValueError(f"ElmanRNN expects input of shape (batch, T, {self.input_size}), got {tuple(x.shape)}")
-        phi = _PHI[self.nonlinearity]
+        phi = _PHI[self.activation]
         h = x.new_zeros(x.shape[0], self.hidden_size) if h0 is None else h0.reshape(x.shape[0], self.hidden_size)
         drive = x @ self.weight_ih_l0.T + self.bias_ih_l0 + self.bias_hh_l0
         outputs = []
@@ -84,15 +85,15 @@ class SequenceRegressor(nn.Module):
     """A recurrent layer ``rnn`` (batch-first) and a linear ``head`` reading the last hidden state.
 
     ``forward(x)`` maps inputs (B, T, input_size) to outputs (B, output_size): ``head(h_T)``.
-    ``kind`` is ``"rnn"``, ``"lstm"`` or ``"gru"``; ``nonlinearity`` the vanilla RNN's φ (``None`` for the gated ones).
+    ``kind`` is ``"rnn"``, ``"lstm"`` or ``"gru"``; ``activation`` the vanilla RNN's φ (``None`` for the gated ones).
     """
 
-    def __init__(self, rnn: nn.Module, head: nn.Linear, kind: str, nonlinearity: str | None):
+    def __init__(self, rnn: nn.Module, head: nn.Linear, kind: str, activation: str | None):
         super().__init__()
         self.rnn = rnn
         self.head = head
         self.kind = kind
-        self.nonlinearity = nonlinearity
+        self.activation = activation
 
     @property
     def hidden_size(self) -> int:
@@ -104,7 +105,7 @@ class SequenceRegressor(nn.Module):
         return self.head(output[:, -1])
 
     def extra_repr(self) -> str:
-        return f"kind={self.kind!r}, nonlinearity={self.nonlinearity!r}"
+        return f"kind={self.kind!r}, activation={self.activation!r}"
 
 
 def _check_sequence(x: object, input_size: int) -> torch.Tensor:
@@ -125,14 +126,15 @@ def recurrent_matrix(model: nn.Module) -> torch.Tensor:
 
 
 def rnn_model(kind: str = "rnn", hidden: int = 32, input_size: int = 2, output_size: int = 1,
-              activation: str | None = None, recurrent_init: str = "default", spectral_radius: float | None = None,
-              forget_bias: float | None = None, seed: int | None = 0, update_bias: float | None = None, *,
-              nonlinearity: str | None = None) -> SequenceRegressor:
+              activation: str = "tanh", recurrent_init: str = "default", spectral_radius: float | None = None,
+              forget_bias: float | None = None, seed: int | None = 0, update_bias: float | None = None,
+              **removed) -> SequenceRegressor:
     """A one-layer recurrent network with a linear read-out of the last hidden state (many-to-one regression).
 
     - ``kind="rnn"``: a vanilla (Elman) RNN, h_t = φ(W_ih x_t + W_hh h_{t−1} + b), with ``activation`` φ in
-      ``tanh`` (default)/``relu`` (``torch.nn.RNN``) or ``sigmoid``/``linear`` (:class:`ElmanRNN`); the older
-      keyword ``nonlinearity`` (``torch.nn.RNN``'s name) is accepted too;
+      ``tanh`` (default)/``relu`` (``torch.nn.RNN``) or ``sigmoid``/``linear`` (:class:`ElmanRNN`); the gated
+      kinds ignore it. ``torch.nn.RNN`` calls it ``nonlinearity``; here, as everywhere in gvcourse, it is
+      ``activation`` (``nonlinearity=`` raises a TypeError that says so);
     - ``kind="lstm"``: ``torch.nn.LSTM`` (Hochreiter & Schmidhuber 1997, with the forget gate of Gers, Schmidhuber
       & Cummins 2000); ``forget_bias`` (optional) sets the forget gate's bias b_if + b_hf, e.g. 1.0
       (Jozefowicz, Zaremba & Sutskever 2015);
@@ -143,20 +145,19 @@ def rnn_model(kind: str = "rnn", hidden: int = 32, input_size: int = 2, output_s
 
     Initialization is PyTorch's, U[−1/√H, 1/√H] for every parameter, unless ``recurrent_init`` re-draws W_hh of a
     vanilla RNN: ``"orthogonal"`` (a random orthogonal matrix, all singular values 1; Saxe, McClelland & Ganguli
-    2014, Henaff, Szlam & LeCun 2016), ``"identity"`` (W_hh = I; with ``nonlinearity="relu"`` and zero biases this
+    2014, Henaff, Szlam & LeCun 2016), ``"identity"`` (W_hh = I; with ``activation="relu"`` and zero biases this
     is the IRNN of Le, Jaitly & Hinton 2015 — the biases are left as PyTorch draws them) or ``"normal"``
     (W_ij ~ N(0, 1/H), spectral radius ≈ 1 for large H). ``spectral_radius`` then rescales W_hh so that its
     largest |eigenvalue| is exactly that value. ``seed`` makes the weights reproducible.
     """
+    refuse_removed_keywords("rnn_model", removed)
     one_of("kind", kind, RNN_KINDS)
-    keyword = "nonlinearity" if nonlinearity is not None else "activation"  # error messages name the one given
-    nonlinearity = resolve_activation(activation, "tanh", nonlinearity=nonlinearity)
     hidden = positive_int("hidden", hidden)
     input_size = positive_int("input_size", input_size)
     output_size = positive_int("output_size", output_size)
     one_of("recurrent_init", recurrent_init, RECURRENT_INITS)
     if kind == "rnn":
-        one_of(keyword, nonlinearity, RNN_NONLINEARITIES)
+        one_of("activation", activation, RNN_ACTIVATIONS)
         if forget_bias is not None:
             raise ValueError("forget_bias applies only to kind='lstm' (a vanilla RNN has no forget gate)")
     else:
@@ -191,10 +192,10 @@ def rnn_model(kind: str = "rnn", hidden: int = 32, input_size: int = 2, output_s
                 with torch.no_grad():
                     rnn.bias_ih_l0[hidden:2 * hidden] = update_bias / 2
                     rnn.bias_hh_l0[hidden:2 * hidden] = update_bias / 2
-        elif nonlinearity in ("tanh", "relu"):
-            rnn = nn.RNN(input_size, hidden, nonlinearity=nonlinearity, batch_first=True)
+        elif activation in ("tanh", "relu"):
+            rnn = nn.RNN(input_size, hidden, nonlinearity=activation, batch_first=True)  # torch's keyword
         else:
-            rnn = ElmanRNN(input_size, hidden, nonlinearity)
+            rnn = ElmanRNN(input_size, hidden, activation)
         head = nn.Linear(hidden, output_size)
         with torch.no_grad():
             w = rnn.weight_hh_l0
@@ -210,7 +211,7 @@ def rnn_model(kind: str = "rnn", hidden: int = 32, input_size: int = 2, output_s
                 if rho == 0:
                     raise ValueError("W_hh has spectral radius 0 and cannot be rescaled")
                 w.mul_(spectral_radius / rho)
-    return SequenceRegressor(rnn, head, kind, nonlinearity if kind == "rnn" else None)
+    return SequenceRegressor(rnn, head, kind, activation if kind == "rnn" else None)
 
 
 # --- Measurements through time ----------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ def _constants(path: Path, value: float) -> int:
 def test_the_saturation_level_is_written_once():
     """The number 0.05 is in activations.SATURATION_LEVEL and in none of the modules that apply the rule."""
     assert _constants(PACKAGE / "activations.py", SATURATION_LEVEL) == 1
-    readers = ["nets.py", "monitor.py", "flow_hooks.py", "activation_stats.py", "sequence.py", "diagnose.py",
+    readers = ["nets.py", "monitor.py", "flow_hooks.py", "activation_stats.py", "sequence.py",
                *(str(p.relative_to(PACKAGE)) for p in (PACKAGE / "theory").glob("*.py")),
                *(str(p.relative_to(PACKAGE)) for p in (PACKAGE / "diagnosis").glob("*.py"))]
     hits = [name for name in readers if _constants(PACKAGE / name, SATURATION_LEVEL)]
@@ -86,11 +86,38 @@ def test_scalar_form_agrees_with_the_vectorised_one():
     assert math.isfinite(activations.scalar_phi_and_slope("sigmoid", -1000.0)[1])
 
 
-def test_the_activation_keyword_and_its_old_names():
+def test_the_activation_keyword_is_the_one_name():
+    """Issue 20: the argument was ``act``, ``activation`` and ``nonlinearity``; now it is ``activation`` only, and
+    the old names raise a TypeError that says what to write."""
     a = nets.ResidualBlock(8, "tanh")
-    b = nets.ResidualBlock(8, act="tanh")
     c = nets.ResidualBlock(8, activation="tanh")
-    assert all(isinstance(m.act, torch.nn.Tanh) for m in (a, b, c))
+    assert all(isinstance(m.act, torch.nn.Tanh) for m in (a, c))
     assert isinstance(nets.ResidualBlock(8).act, torch.nn.ReLU)
-    with pytest.raises(TypeError, match="activation once"):
-        nets.ResidualBlock(8, activation="tanh", act="relu")
+    with pytest.raises(TypeError, match=r"ResidualBlock\(\) has no keyword act=.*activation='tanh'"):
+        nets.ResidualBlock(8, act="tanh")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'actvation'"):
+        nets.ResidualBlock(8, actvation="tanh")
+    with pytest.raises(ValueError, match="'softsign' is not one of"):
+        nets.ResidualBlock(8, "softsign")
+
+
+def test_no_public_function_names_the_activation_otherwise():
+    """Every parameter of a public function or class of gvcourse that takes an activation name is ``activation``."""
+    import inspect
+
+    import gvcourse
+    from gvcourse import gan, sequence, transformer
+
+    offenders = []
+    for module in (nets, sequence, gan, transformer, gvcourse.theory, gvcourse.plots, gvcourse.train):
+        for name in getattr(module, "__all__", []):
+            obj = getattr(module, name)
+            if not callable(obj):
+                continue
+            try:
+                params = inspect.signature(obj).parameters
+            except (TypeError, ValueError):
+                continue
+            old = activations.REMOVED_ACTIVATION_KEYWORDS
+            offenders += [f"{module.__name__}.{name}({p})" for p in params if p in old]
+    assert not offenders, offenders

@@ -15,15 +15,14 @@ PACKAGE = ROOT / "gvcourse"
 LAYERS = {
     "_checks": 0,
     "activations": 1, "tensor_norms": 1, "layers": 1, "seeding": 1, "reproducibility": 1, "data": 1,
-    "transformer": 1,
-    "theory": 2, "sequence": 2, "activation_stats": 2,
+    "transformer": 1, "autograd": 1,
+    "theory": 2, "sequence": 2, "activation_stats": 2, "graph_layout": 2, "nets": 2,
     "gan": 3, "plots": 3, "flow_hooks": 3,
     "monitor": 4,
-    "autograd": 5, "nets": 5, "train": 5, "explore": 5,
+    "train": 5, "explore": 5,
     "diagnosis": 6,
-    "diagnose": 7,
-    "labs": 8,
-    "__init__": 9,
+    "labs": 7,
+    "__init__": 8,
 }
 #: No module of gvcourse is longer than this (issue 20: one concept per file, one a reader can hold).
 MAX_LINES = 400
@@ -119,3 +118,32 @@ def test_every_subpackage_ships_in_a_pip_install():
     listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     on_disk = {".".join(p.parent.relative_to(root).parts) for p in (root / "gvcourse").rglob("__init__.py")}
     assert on_disk <= listed, f"add to [tool.setuptools] packages: {sorted(on_disk - listed)}"
+
+
+def test_gvcourse_diagnose_is_the_function_and_its_report_is_importable_from_diagnosis():
+    """Issue 20: ``gvcourse.diagnose`` was a function hiding a module of the same name. The module is gone (its
+    code is gvcourse/diagnosis/run.py); what a user reads in the report comes from ``gvcourse.diagnosis``,
+    as that package's docstring, ARCHITECTURE.md and the playbook chapter say."""
+    import inspect
+
+    import gvcourse
+    from gvcourse.diagnosis import (
+        CHAPTERS,
+        EXPLODING_RATIO,
+        MODES,
+        VANISHING_RATIO,
+        VERDICTS,
+        DiagnosisReport,
+        LayerReport,
+        Suggestion,
+        TimeReport,
+        diagnose,
+    )
+
+    assert inspect.isfunction(gvcourse.diagnose) and gvcourse.diagnose is diagnose
+    assert "diagnose" in gvcourse.__all__
+    assert not (PACKAGE / "diagnose.py").exists() and diagnose.__module__ == "gvcourse.diagnosis.run"
+    assert all(inspect.isclass(c) for c in (DiagnosisReport, LayerReport, Suggestion, TimeReport))
+    assert 0 < VANISHING_RATIO < 1 < EXPLODING_RATIO
+    assert set(VERDICTS) == {"healthy", "vanishing", "exploding"} and "train" in MODES and CHAPTERS
+    assert inspect.signature(diagnose).return_annotation in (DiagnosisReport, "DiagnosisReport")

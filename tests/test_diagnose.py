@@ -15,7 +15,7 @@ import pytest
 import torch
 from torch import nn
 
-from gvcourse.diagnose import CHAPTERS, EXPLODING_RATIO, VANISHING_RATIO, DiagnosisReport, diagnose
+from gvcourse.diagnosis import CHAPTERS, EXPLODING_RATIO, VANISHING_RATIO, DiagnosisReport, diagnose
 from gvcourse.plots import get_alt_text
 
 F = nn.functional

@@ -117,16 +117,23 @@ def test_generator_logit_grad_bad_input():
                                       ("lstm", "tanh"), ("gru", "tanh")])
 def test_rnn_model_shapes_and_seed(kind, nl):
     x = torch.rand(3, 7, 2)
-    # ``activation`` is the course's keyword; ``nonlinearity`` (torch.nn.RNN's) is accepted as an alias
-    a, b = sequence.rnn_model(kind, 8, nonlinearity=nl, seed=4), sequence.rnn_model(kind, 8, activation=nl, seed=4)
+    a, b = sequence.rnn_model(kind, 8, activation=nl, seed=4), sequence.rnn_model(kind, 8, activation=nl, seed=4)
     assert a(x).shape == (3, 1)
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
     assert a.hidden_size == 8
 
 
-def test_rnn_model_refuses_two_activation_keywords():
-    with pytest.raises(TypeError, match="activation once"):
-        sequence.rnn_model("rnn", 8, activation="tanh", nonlinearity="relu")
+def test_rnn_model_refuses_torchs_name_for_the_activation():
+    """``nonlinearity`` is torch.nn.RNN's keyword; gvcourse says ``activation`` everywhere and says so."""
+    with pytest.raises(TypeError, match=r"rnn_model\(\) has no keyword nonlinearity=.*activation='relu'"):
+        sequence.rnn_model("rnn", 8, nonlinearity="relu")
+    with pytest.raises(TypeError, match=r"ElmanRNN\(\) has no keyword nonlinearity=.*activation='linear'"):
+        sequence.ElmanRNN(2, 8, nonlinearity="linear")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'hiden'"):
+        sequence.rnn_model("rnn", hiden=8)
+    m = sequence.rnn_model("rnn", 8, activation="sigmoid")
+    assert m.activation == m.rnn.activation == "sigmoid" and "activation='sigmoid'" in repr(m)
+    assert sequence.rnn_model("lstm", 8).activation is None
     with pytest.raises(ValueError, match="'softsign' is not one of"):
         sequence.rnn_model("rnn", 8, activation="softsign")
 
@@ -137,7 +144,7 @@ def test_gan_losses_have_one_home():
 
 
 def test_elman_rnn_matches_torch_rnn_for_the_same_weights():
-    torch_rnn = sequence.rnn_model("rnn", 6, nonlinearity="tanh", seed=0)
+    torch_rnn = sequence.rnn_model("rnn", 6, activation="tanh", seed=0)
     ours = sequence.ElmanRNN(2, 6, "linear")
     ours.load_state_dict(torch_rnn.rnn.state_dict())
     x = torch.rand(2, 5, 2) * 0.01  # tiny inputs, zero biases: tanh ≈ linear
@@ -156,7 +163,7 @@ def test_spectral_radius_and_orthogonal_init():
 
 
 def test_identity_init_and_gru():
-    m = sequence.rnn_model("rnn", 6, nonlinearity="relu", recurrent_init="identity", seed=0)
+    m = sequence.rnn_model("rnn", 6, activation="relu", recurrent_init="identity", seed=0)
     assert torch.equal(sequence.recurrent_matrix(m), torch.eye(6))
     g = sequence.rnn_model("gru", 6, seed=0)
     assert isinstance(g.rnn, torch.nn.GRU) and sequence.recurrent_matrix(g).shape == (18, 6)
@@ -204,7 +211,7 @@ def test_forget_bias_sets_the_forget_gate():
     ({"kind": "transformer"}, ValueError, "'transformer' is not one of: rnn, lstm, gru"),
     ({"kind": "gru", "forget_bias": 1.0}, ValueError, "update gate"),
     ({"kind": "gru", "recurrent_init": "identity"}, ValueError, "kind='gru'"),
-    ({"nonlinearity": "softmax"}, ValueError, "nonlinearity 'softmax'"),
+    ({"activation": "softmax"}, ValueError, "activation 'softmax'"),
     ({"forget_bias": 1.0}, ValueError, "forget_bias"),
     ({"kind": "lstm", "spectral_radius": 0.9}, ValueError, "spectral_radius"),
     ({"spectral_radius": -1.0}, ValueError, "spectral_radius"),
@@ -228,7 +235,7 @@ def test_model_rejects_bad_sequences():
 
 
 def test_linear_rnn_jacobian_is_the_matrix_power():
-    m = sequence.rnn_model("rnn", 10, nonlinearity="linear", recurrent_init="normal", spectral_radius=0.9, seed=1)
+    m = sequence.rnn_model("rnn", 10, activation="linear", recurrent_init="normal", spectral_radius=0.9, seed=1)
     x, _ = data.adding_problem(1, 12, seed=0)
     jac = sequence.hidden_state_jacobians(m, x[0])
     w = sequence.recurrent_matrix(m).detach().double()
@@ -238,7 +245,7 @@ def test_linear_rnn_jacobian_is_the_matrix_power():
 
 
 def test_tanh_jacobian_matches_full_autograd_jacobian():
-    m = sequence.rnn_model("rnn", 6, nonlinearity="tanh", seed=3)
+    m = sequence.rnn_model("rnn", 6, activation="tanh", seed=3)
     x, _ = data.adding_problem(1, 8, seed=2)
     rnn64 = m.rnn.double()
     full = torch.autograd.functional.jacobian(
@@ -248,7 +255,7 @@ def test_tanh_jacobian_matches_full_autograd_jacobian():
 
 @pytest.mark.parametrize("nl, rho", [("tanh", 0.8), ("tanh", 1.5), ("sigmoid", 3.0), ("relu", 1.2)])
 def test_measured_jacobian_norm_never_exceeds_the_bound(nl, rho):
-    m = sequence.rnn_model("rnn", 12, nonlinearity=nl, recurrent_init="normal", spectral_radius=rho, seed=0)
+    m = sequence.rnn_model("rnn", 12, activation=nl, recurrent_init="normal", spectral_radius=rho, seed=0)
     x, _ = data.adding_problem(1, 30, seed=0)
     norms = sequence.hidden_state_jacobian_norms(m, x)
     sigma_max = float(torch.linalg.matrix_norm(sequence.recurrent_matrix(m).detach().double(), ord=2))
@@ -320,6 +327,37 @@ def test_gan_networks_and_losses():
         gan.generator_loss(fake_logits, "wgan")
     with pytest.raises(TypeError, match="latent_dim"):
         gan.sample(torch.nn.Linear(2, 2), 3)
+
+
+def _gan_mlp_as_written_before(in_dim, hidden, depth, out_dim, seed):
+    """gan's own MLP builder before it used nets.mlp_layers (commit b942663), kept here as the reference."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = torch.nn.Sequential()
+        width = in_dim
+        for i in range(1, depth + 1):
+            model.add_module(f"fc{i}", torch.nn.Linear(width, hidden))
+            model.add_module(f"act{i}", torch.nn.ReLU())
+            width = hidden
+        model.add_module("out", torch.nn.Linear(width, out_dim))
+    return model
+
+
+@pytest.mark.parametrize("latent_dim, hidden, depth, seed", [(2, 64, 3, 0), (3, 16, 2, 1), (2, 8, 1, 7)])
+def test_gan_networks_are_bit_identical_to_the_hand_written_mlp(latent_dim, hidden, depth, seed):
+    """The GAN chapter's numbers rest on these exact weights: same layers, names, initialization and RNG draws,
+    and the global generator untouched."""
+    state = torch.random.get_rng_state()
+    pairs = [(gan.generator(latent_dim, hidden, depth, seed=seed), _gan_mlp_as_written_before(
+                 latent_dim, hidden, depth, 2, seed)),
+             (gan.discriminator(2, hidden, depth, seed=seed), _gan_mlp_as_written_before(2, hidden, depth, 1, seed))]
+    assert torch.equal(torch.random.get_rng_state(), state)
+    for ours, reference in pairs:
+        assert [(n, type(m)) for n, m in ours.named_children()] == [(n, type(m)) for n, m in reference.named_children()]
+        a, b = ours.state_dict(), reference.state_dict()
+        assert list(a) == list(b) and all(torch.equal(a[k], b[k]) for k in a)
+        x = torch.randn(5, ours.fc1.in_features, generator=torch.Generator().manual_seed(seed))
+        assert torch.equal(ours(x), reference(x))
 
 
 def test_frozen_generator_minimax_gradient_vanishes_and_non_saturating_does_not():

@@ -1,4 +1,4 @@
-"""``diagnose``: one forward/backward pass through **any** ``torch.nn.Module``, and a verdict on its gradient flow.
+"""``gvcourse.diagnose``: one forward/backward pass through **any** ``torch.nn.Module``, a verdict on its gradients.
 
 >>> report = diagnose(model, x, y, torch.nn.functional.cross_entropy)     # doctest: +SKIP
 >>> report.verdict                                                          # 'healthy' | 'vanishing' | 'exploding'
@@ -45,23 +45,14 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ._checks import one_of
-from .diagnosis.recurrent import TimeRecorder
-from .diagnosis.report import (
-    EXPLODING_RATIO,
-    VANISHING_RATIO,
-    VERDICTS,
-    DiagnosisReport,
-    LayerReport,
-    Suggestion,
-    TimeReport,
-)
-from .diagnosis.rules import CHAPTERS, PassEvidence, decide, layer_statuses
-from .monitor import GradientFlow
-from .tensor_norms import dense, first_tensor
+from .._checks import one_of
+from ..monitor import GradientFlow
+from ..tensor_norms import dense, first_tensor
+from .recurrent import TimeRecorder
+from .report import EXPLODING_RATIO, VANISHING_RATIO, DiagnosisReport, LayerReport
+from .rules import PassEvidence, decide, layer_statuses
 
-__all__ = ["diagnose", "DiagnosisReport", "LayerReport", "TimeReport", "Suggestion", "VERDICTS",
-           "VANISHING_RATIO", "EXPLODING_RATIO", "CHAPTERS", "MODES"]
+__all__ = ["diagnose", "MODES"]
 
 MODES = ("train", "eval", "as_is")
 
