@@ -1,7 +1,7 @@
 """Norms and moments of tensors, measured so that vanishing (1e-20) and exploding (1e20) values stay exact.
 
 float32 squares underflow below ~1e-19 and overflow above ~1e19; these functions redo such cases in float64.
-Used by :class:`gvcourse.monitor.GradientFlow` and :func:`gvcourse.diagnose.diagnose`.
+Used by :class:`gvcourse.monitor.GradientFlow` and :func:`gvcourse.diagnose`.
 """
 
 from __future__ import annotations
