@@ -147,6 +147,7 @@ def open_offline(browser, url, width=1280, on_request_finished=None):
     return context, page, outside, errors
 
 
+WIDTHS = [390, 800, 1280]  # a phone, a tablet, a laptop
 WIDGET_VIEWS = 'script[type="application/vnd.jupyter.widget-view+json"]'
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from notebooks import ROOT, read, toc_entries, toc_notebooks
-from sitebuild import open_offline, show_widgets
+from sitebuild import WIDTHS, open_offline, show_widgets
 
 pytestmark = pytest.mark.slow  # builds the whole site, then drives a browser
 
@@ -84,7 +84,7 @@ def test_every_exercise_has_a_folded_solution_and_chapters_cite(site):
 def test_exercises_are_numbered_per_page(site):
     """Every page's exercise boxes read Exercise 1, 2, … (not a count running through the book), and a box under a
     heading "Exercise N: …" (as in the labs) carries that number N; links to exercises use the same numbers."""
-    for entry in pages():
+    for entry in toc_entries():
         html = (site / f"{entry}.html").read_text()
         boxes = [int(n) for n in re.findall(r'class="caption-number">Exercise (\d+)', html)]
         assert boxes == list(range(1, len(boxes) + 1)), f"{entry}: exercises numbered {boxes}"
@@ -118,7 +118,7 @@ def test_references_read_author_year_without_raw_latex(site):
         labels[anchor] = label
     assert len(set(labels.values())) == len(labels), "two bibliography entries share a label"
     cited = 0
-    for entry in pages():
+    for entry in toc_entries():
         page = re.sub(r' title="[^"]*"', "", (site / f"{entry}.html").read_text())
         for group in re.findall(r'<span class="bibtex-citation" id="[^"]+">(.*?)</span>', page, flags=re.S):
             assert group.startswith("[") and group.endswith("]"), f"{entry}: citation {group[:80]}"
@@ -150,11 +150,6 @@ def test_launch_links_point_at_the_real_notebooks(site):
         assert not [m for c in launched.cells if c.cell_type == "markdown" for m in raw_myst(c.source)]
 
 
-def pages():
-    return toc_entries()
-
-
-WIDTHS = [390, 800, 1280]  # a phone, a tablet, a laptop
 
 # True when some element matching the selector can be seen and clicked: it has a size, lies in the viewport and is
 # what the browser hits at its centre (not hidden under another element or moved off-canvas).

@@ -15,12 +15,11 @@ from urllib.parse import urlparse
 
 import pytest
 from notebooks import ROOT, toc_entries
-from sitebuild import WIDGET_VIEWS, open_offline, show_widgets
+from sitebuild import WIDGET_VIEWS, WIDTHS, open_offline, show_widgets
 
 pytestmark = pytest.mark.slow  # drives a browser over the built site
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-WIDTHS = [390, 800, 1280]  # a phone, a tablet, a laptop
 FIRST_VISIT_LIMIT = 4_500_000  # bytes; every page was 2.4-3.7 MB in December 2026 (explorer pages 8.3-8.8 MB before)
 
 # What a reader cannot reach at a given width: the page wider than the screen, display equations and outputs whose
