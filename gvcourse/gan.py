@@ -25,6 +25,7 @@ from tqdm.std import tqdm
 
 from ._checks import one_of, positive_int, real
 from .nets import mlp_layers
+from .optimizers import OPTIMIZERS, make_optimizer
 from .theory.gan import GAN_LOSSES
 
 __all__ = ["GAN_LOSSES", "generator", "discriminator", "generator_loss", "discriminator_loss", "sample",
@@ -156,15 +157,11 @@ def train_gan(g: nn.Module, d: nn.Module, real_data: torch.Tensor, steps: int, l
         positive_int("d_steps", d_steps)
     lr = real("lr", lr, positive=True)
     d_lr = lr if d_lr is None else real("d_lr", d_lr, positive=True)
-    one_of("optimizer", optimizer, ("adam", "sgd"))
+    one_of("optimizer", optimizer, OPTIMIZERS)
     momentum = real("momentum", momentum, nonnegative=True)
     rng = torch.Generator().manual_seed(positive_int("seed", seed, minimum=0))
-    if optimizer == "adam":
-        opt_g = torch.optim.Adam(g.parameters(), lr=lr, betas=betas)
-        opt_d = torch.optim.Adam(d.parameters(), lr=d_lr, betas=betas)
-    else:
-        opt_g = torch.optim.SGD(g.parameters(), lr=lr, momentum=momentum)
-        opt_d = torch.optim.SGD(d.parameters(), lr=d_lr, momentum=momentum)
+    opt_g = make_optimizer(optimizer, g.parameters(), lr, momentum=momentum, betas=betas)
+    opt_d = make_optimizer(optimizer, d.parameters(), d_lr, momentum=momentum, betas=betas)
     g_params = list(g.parameters())
     n = real_data.shape[0]
     history = GANHistory()
@@ -225,7 +222,7 @@ def train_discriminator(d: nn.Module, g: nn.Module, real_data: torch.Tensor, ste
     n = real_data.shape[0]
     z_eval = torch.randn(eval_size, _latent_dim(g), generator=rng)
     real_eval = real_data[torch.randint(0, n, (eval_size,), generator=rng)]
-    opt = torch.optim.Adam(d.parameters(), lr=lr, betas=betas)
+    opt = make_optimizer("adam", d.parameters(), lr, betas=betas)
     history = FrozenGeneratorHistory()
 
     def record(step: int, d_loss: float) -> None:

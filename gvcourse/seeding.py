@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import sys
 
 import numpy as np
 import torch
@@ -23,5 +24,18 @@ def seed_all(seed: int = 0) -> int:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    _use_deterministic_algorithms()
     return seed
+
+
+def _use_deterministic_algorithms() -> None:
+    """``torch.use_deterministic_algorithms(True, warn_only=True)``, without importing the compiler stack.
+
+    The public function also imports ``torch._inductor`` (with TorchDynamo and SymPy: about 1.7 s, the largest
+    single cost of a chapter's first cell) only to set Inductor's ``deterministic`` option, which matters for
+    ``torch.compile``-generated code. The flag is set here; Inductor's option too when it is already loaded.
+    """
+    torch._C._set_deterministic_algorithms(True, warn_only=True)
+    inductor_config = sys.modules.get("torch._inductor.config")
+    if inductor_config is not None:
+        inductor_config.deterministic = True

@@ -11,11 +11,11 @@ from tqdm.std import tqdm
 
 from ._checks import one_of, positive_int, real
 from .monitor import GradientFlow
+from .optimizers import OPTIMIZERS, make_optimizer
 
 __all__ = ["History", "fit", "evaluate", "grad_norm_and_clip", "LOSSES", "OPTIMIZERS"]
 
 LOSSES = ("auto", "cross_entropy", "bce", "mse")
-OPTIMIZERS = ("sgd", "adam")
 # No elapsed time or rate in the bar: its final line is identical on every run (nbval compares it).
 BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar:20}| {n_fmt}/{total_fmt}{postfix}"
 
@@ -129,7 +129,7 @@ def fit(model: nn.Module, data, steps: int, lr: float, optimizer: str = "sgd", *
         raise ValueError("monitor watches a different model than the one being trained")
 
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.SGD(params, lr=lr, momentum=momentum) if optimizer == "sgd" else torch.optim.Adam(params, lr=lr)
+    opt = make_optimizer(optimizer, params, lr, momentum=momentum)
     gen = torch.Generator().manual_seed(positive_int("seed", seed, minimum=0))
     n = x.shape[0]
     history = History()

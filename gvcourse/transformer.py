@@ -40,6 +40,7 @@ import torch
 from torch import nn
 
 from ._checks import one_of, positive_int, real
+from .optimizers import make_optimizer
 
 __all__ = ["NORM_POSITIONS", "NORMS", "SCALINGS", "TransformerBlock", "TinyTransformer", "deepnet_constants",
            "copy_from_torch_layer", "softmax_jacobian", "softmax_jacobian_norm", "SequenceHistory",
@@ -253,7 +254,7 @@ def train_sequence_model(model: nn.Module, data, steps: int, lr: float, *, warmu
     lr = real("lr", lr, positive=True)
     warmup = positive_int("warmup", warmup, minimum=0)
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=lr, betas=betas)
+    opt = make_optimizer("adam", params, lr, betas=betas)
     gen = torch.Generator().manual_seed(positive_int("seed", seed, minimum=0))
     history = SequenceHistory()
     model.train()

@@ -15,7 +15,7 @@ PACKAGE = ROOT / "gvcourse"
 LAYERS = {
     "_checks": 0,
     "activations": 1, "tensor_norms": 1, "layers": 1, "seeding": 1, "reproducibility": 1, "data": 1,
-    "transformer": 1, "autograd": 1,
+    "optimizers": 1, "log_ticks": 1, "transformer": 2, "autograd": 1,
     "theory": 2, "sequence": 2, "activation_stats": 2, "graph_layout": 2, "nets": 2,
     "gan": 3, "plots": 3, "flow_hooks": 3,
     "monitor": 4,

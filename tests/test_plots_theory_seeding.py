@@ -101,3 +101,39 @@ def test_seed_all_is_reproducible():
     assert a == (random.random(), np.random.rand(), float(torch.rand(1)))
     with pytest.raises(ValueError):
         gvcourse.seed_all(-3)
+
+
+def test_seed_all_asks_for_deterministic_algorithms_without_loading_the_compiler():
+    import subprocess
+    import sys
+
+    code = ("import sys, torch, gvcourse; gvcourse.seed_all(0); "
+            "print(torch.are_deterministic_algorithms_enabled(), "
+            "torch.is_deterministic_algorithms_warn_only_enabled(), 'torch._inductor' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True", "False"]
+
+
+@pytest.mark.parametrize("mathtext, plain", [
+    (r"$\mathdefault{10^{-5}}$", "10⁻⁵"), (r"$\mathdefault{10^{0}}$", "10⁰"), (r"$\mathdefault{10^{12}}$", "10¹²"),
+    (r"$\mathdefault{2\times10^{-3}}$", "2×10⁻³"), (r"$\mathdefault{-10^{4}}$", "-10⁴"),
+    (r"$\mathdefault{0.5}$", "0.5"),
+    ("", ""), (r"$\mathdefault{10^{-2.50}}$", r"$\mathdefault{10^{-2.50}}$"),  # a form it does not know: unchanged
+])
+def test_log_tick_labels_in_plain_text(mathtext, plain):
+    from gvcourse.log_ticks import plain_text
+
+    assert plain_text(mathtext) == plain
+
+
+def test_course_style_labels_log_axes_in_plain_text():
+    from gvcourse.log_ticks import PlainLogFormatter
+
+    plots.use_course_style()
+    fig, ax = plt.subplots()
+    ax.semilogy([1, 2, 3], [1e-6, 1e-3, 1.0])
+    fig.canvas.draw()
+    assert isinstance(ax.yaxis.get_major_formatter(), PlainLogFormatter)
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert "10⁻³" in labels and not any("$" in t for t in labels), labels
+    plt.close(fig)

@@ -152,3 +152,35 @@ def test_fit_trains_a_model_with_sparse_gradients():
     history = fit(model, (x, y), 5, lr=0.1, clip=1.0, monitor=flow, progress=False)
     assert len(history.grad_norm) == 5 and all(math.isfinite(v) for v in history.grad_norm)
     assert set(flow.grad_norms()) == {"0", "2"}
+
+
+@pytest.mark.parametrize("kind", ["sgd", "adam"])
+def test_multi_tensor_optimizer_keeps_the_bits_of_the_per_parameter_loop(kind):
+    """make_optimizer uses foreach=True; on CPU it must update every parameter exactly as the default loop does."""
+    from gvcourse.optimizers import make_optimizer
+
+    def run(build):
+        model = nets.mlp(4, 16, 8, 3, activation="tanh", seed=0)
+        opt = build(list(model.parameters()))
+        x, y = torch.randn(32, 8, generator=torch.Generator().manual_seed(1)), torch.arange(32) % 3
+        for _ in range(5):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+        return [p.detach().clone() for p in model.parameters()]
+
+    if kind == "sgd":
+        loop = run(lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, foreach=False))
+        multi = run(lambda ps: make_optimizer("sgd", ps, 0.1, momentum=0.9))
+    else:
+        loop = run(lambda ps: torch.optim.Adam(ps, lr=1e-2, betas=(0.9, 0.98), foreach=False))
+        multi = run(lambda ps: make_optimizer("adam", ps, 1e-2, betas=(0.9, 0.98)))
+    assert all(torch.equal(a, b) for a, b in zip(loop, multi))
+    assert not torch.equal(loop[0], nets.mlp(4, 16, 8, 3, activation="tanh", seed=0)[0].weight)  # it trained
+
+
+def test_make_optimizer_names_the_allowed_kinds():
+    from gvcourse.optimizers import make_optimizer
+
+    with pytest.raises(ValueError, match="sgd"):
+        make_optimizer("rmsprop", [torch.zeros(1, requires_grad=True)], 0.1)
