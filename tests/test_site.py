@@ -131,7 +131,8 @@ def test_references_read_author_year_without_raw_latex(site):
 
 
 def test_launch_links_point_at_the_real_notebooks(site):
-    """Every chapter's Colab and Binder buttons open its launch notebook (launch/, plain Markdown), which exists."""
+    """Every chapter's Colab and Binder buttons open its launch notebook (launch/, plain Markdown), which exists, and
+    its download button serves that same notebook (not the MyST source, whose markup plain Jupyter shows raw)."""
     from bootstrap_cell import repository_url
     from launch_notebooks import launch_path, raw_myst
 
@@ -148,6 +149,9 @@ def test_launch_links_point_at_the_real_notebooks(site):
             f"{rel}: a link still opens the MyST notebook"
         launched = read(ROOT / target)
         assert not [m for c in launched.cells if c.cell_type == "markdown" for m in raw_myst(c.source)]
+        downloaded = site / "_sources" / rel  # the file the page's download button serves
+        assert f'href="{"../" * (len(rel.parts) - 1)}_sources/{rel.as_posix()}"' in html, f"{rel}: no download link"
+        assert downloaded.read_bytes() == (ROOT / target).read_bytes(), f"{rel}: the download is not {target}"
 
 
 

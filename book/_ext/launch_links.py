@@ -7,10 +7,15 @@ versions). sphinx-book-theme builds each launch URL from ``repository.path_to_bo
 ``book/NAME.ipynb``; this extension rewrites that ending to ``launch/NAME.ipynb`` after the theme has built the
 buttons, and warns (an error under ``-W``) when a URL does not end in the page's notebook or the launch notebook is
 missing from the repository.
+
+The theme's download button serves the page's source as Sphinx copied it (``_sources/book/NAME.ipynb``): the MyST
+notebook. When the build has finished, this extension puts the launch notebook there instead, so a notebook
+downloaded from the website opens in Jupyter as it does in Colab (and a lab downloads as its student version).
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path, PurePosixPath
 
 from sphinx.util import logging
@@ -64,7 +69,26 @@ def _retarget_buttons(app, pagename, templatename, context, doctree):
                 LOGGER.warning(f"launch buttons of {pagename}: {err}")
 
 
+def _serve_launch_notebooks(app, exception):
+    """Replace each notebook's copy under ``_sources/`` (the download button's file) by its launch notebook."""
+    if exception is not None or app.builder.format != "html":
+        return
+    sources = Path(app.outdir) / "_sources"
+    for copied in sorted(sources.rglob("*.ipynb")):
+        source = copied.relative_to(sources).as_posix()
+        try:
+            target = Path(app.srcdir) / launch_path(source)
+        except ValueError:
+            continue  # not a notebook of book/
+        if target.is_file():
+            shutil.copyfile(target, copied)
+        else:
+            LOGGER.warning(f"download of {source}: {target.relative_to(app.srcdir)} does not exist; "
+                           "run python scripts/launch_notebooks.py")
+
+
 def setup(app):
     # after sphinx-book-theme's add_launch_buttons (priority 501) has built the buttons
     app.connect("html-page-context", _retarget_buttons, priority=600)
+    app.connect("build-finished", _serve_launch_notebooks)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
