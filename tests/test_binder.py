@@ -20,7 +20,7 @@ def test_binder_pins_match_requirements():
     assert binder.pop("torch") == root["torch"] + "+cpu", "Binder must install the CPU build of the same torch"
     for name, version in binder.items():
         assert root.get(name) == version, f"{name}: binder pins {version}, requirements.txt pins {root.get(name)}"
-    for needed in ("numpy", "matplotlib", "scikit-learn", "tqdm", "ipywidgets", "ipykernel"):
+    for needed in ("numpy", "matplotlib", "tqdm", "ipywidgets", "ipykernel"):
         assert needed in binder, f"binder/requirements.txt lacks {needed}"
 
 
