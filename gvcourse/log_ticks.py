@@ -45,6 +45,10 @@ class PlainLogFormatter(ticker.LogFormatterSciNotation):
 class PlainLogScale(scale.LogScale):
     """Matplotlib's log scale with :class:`PlainLogFormatter` for its major and minor tick labels."""
 
+    def __init__(self, *, base: float = 10, subs=None, nonpositive: str = "clip") -> None:
+        # no ``axis`` argument: matplotlib 3.11 deprecates it for registered scales (and never used it for log)
+        super().__init__(None, base=base, subs=subs, nonpositive=nonpositive)
+
     def set_default_locators_and_formatters(self, axis) -> None:
         super().set_default_locators_and_formatters(axis)
         axis.set_major_formatter(PlainLogFormatter(self.base))
