@@ -14,8 +14,11 @@ ipywidgets. ipywidgets 7 has no ``Stack``; there :func:`static_explorer`, which 
 (the website is built with ipywidgets 8), returns the equivalent live explorer.
 
 Both return a container whose text repr is one short line, so strict nbval compares something stable
-rather than the widgets' contents (PNG bytes). Controls are native, keyboard-operable widgets: a slider
-for ordered values (arrow keys), a dropdown for categories; each frame is an ``<img>`` with alt text.
+rather than the widgets' contents (PNG bytes). Their output also carries the frame on show as a PNG with its alt
+text: a reader that cannot draw widgets from a notebook's saved state (GitHub, nbviewer, an editor's preview) shows
+that picture instead of the one-line repr; Jupyter and the website show the widgets. Controls are native,
+keyboard-operable widgets: a slider for ordered values (arrow keys), a dropdown for categories; each frame is an
+``<img>`` with alt text.
 """
 
 from __future__ import annotations
@@ -58,10 +61,15 @@ def _check_controls(controls: Mapping[str, Sequence]) -> dict[str, list]:
     return checked
 
 
+def _start_index(values: list, value=None) -> int:
+    """Where a control over ``values`` starts: at ``value`` if it is one of them, else at the first."""
+    return values.index(value) if value in values else 0
+
+
 def _control(name: str, values: list, value=None):
     """A slider for numbers (ordered), a dropdown for anything else; both keyboard-operable."""
     labels = [str(v) for v in values]
-    index = values.index(value) if value in values else 0
+    index = _start_index(values, value)
     if all(isinstance(v, Number) for v in values) and len(values) > 1:
         control = w.SelectionSlider(options=list(zip(labels, range(len(values)))), index=index, description=name,
                                     continuous_update=True, style={"description_width": "initial"},
@@ -72,22 +80,33 @@ def _control(name: str, values: list, value=None):
     return control
 
 
-class StaticExplorer(w.VBox):
+class _Explorer(w.VBox):
+    """An explorer's container: a one-line repr, and the frame on show as the output's PNG fallback."""
+
+    summary = "Explorer"
+    preview: tuple[bytes, str] | None = None  # (PNG, alt text) of the frame the controls start on
+
+    def __repr__(self) -> str:
+        return self.summary
+
+    def _repr_mimebundle_(self, **kwargs):
+        data = super()._repr_mimebundle_(**kwargs)
+        if self.preview is None or data is None:
+            return data
+        png, alt = self.preview
+        return {**data, "image/png": base64.b64encode(png).decode("ascii")}, {"image/png": {"alt": alt}}
+
+
+class StaticExplorer(_Explorer):
     """A kernel-free explorer: controls linked client-side to precomputed frames. Its repr is one line."""
 
     summary = "StaticExplorer"
 
-    def __repr__(self) -> str:
-        return self.summary
 
-
-class LiveExplorer(w.VBox):
+class LiveExplorer(_Explorer):
     """An explorer that re-runs a function in the kernel when a control moves. Its repr is one line."""
 
     summary = "LiveExplorer"
-
-    def __repr__(self) -> str:
-        return self.summary
 
 
 def _frame_html(png: bytes, alt: str, caption: str) -> str:
@@ -117,6 +136,9 @@ def static_explorer(draw: Callable[..., Figure], controls: Mapping[str, Sequence
         raise ValueError(f"initial names unknown controls {sorted(unknown)}; controls are: {', '.join(controls)}")
     names = list(controls)
 
+    start = {name: controls[name][_start_index(controls[name], initial.get(name))] for name in names}
+    preview: list[tuple[bytes, str]] = []
+
     def build(level: int, fixed: dict):
         name = names[level]
         children = []
@@ -130,7 +152,10 @@ def static_explorer(draw: Callable[..., Figure], controls: Mapping[str, Sequence
                 raise TypeError(f"draw(**{here}) returned {type(fig).__name__}, not a matplotlib Figure")
             alt = get_alt_text(fig) or f"Figure for {here}"
             caption = ", ".join(f"{k} = {v}" for k, v in here.items())
-            children.append(w.HTML(_frame_html(figure_to_png(fig, dpi), alt, caption)))
+            png = figure_to_png(fig, dpi)
+            if here == start:
+                preview.append((png, alt))
+            children.append(w.HTML(_frame_html(png, alt, caption)))
         stacks.setdefault(level, []).append(w.Stack(children=children, selected_index=0))
         return stacks[level][-1]
 
@@ -146,6 +171,7 @@ def static_explorer(draw: Callable[..., Figure], controls: Mapping[str, Sequence
     explorer = StaticExplorer(children=[*heading, w.HBox(sliders, layout=w.Layout(flex_flow="row wrap")), root])
     explorer.add_class("gv-static-explorer")  # the browser tests find explorers by this class
     explorer.links = links  # the client-side links (kept so they are not garbage-collected with no owner)
+    explorer.preview = preview[0]
     n_frames = 1
     for values in controls.values():
         n_frames *= len(values)
@@ -169,6 +195,7 @@ def live_explorer(draw: Callable[..., Figure], controls: Mapping[str, Sequence],
         raise ValueError(f"initial names unknown controls {sorted(unknown)}; controls are: {', '.join(controls)}")
     sliders = {name: _control(name, values, initial.get(name)) for name, values in controls.items()}
     output = w.HTML()
+    explorer = LiveExplorer()
 
     def redraw(change=None) -> None:
         values = {name: controls[name][slider.index] for name, slider in sliders.items()}
@@ -179,13 +206,15 @@ def live_explorer(draw: Callable[..., Figure], controls: Mapping[str, Sequence],
         # text on the website); figure_to_png closes the figure, so the inline backend does not also show it.
         alt = get_alt_text(fig) or f"Figure for {values}"
         caption = ", ".join(f"{k} = {v}" for k, v in values.items())
-        output.value = _frame_html(figure_to_png(fig), alt, caption)
+        png = figure_to_png(fig)
+        explorer.preview = (png, alt)
+        output.value = _frame_html(png, alt, caption)
 
     for slider in sliders.values():
         slider.observe(redraw, names="index")
     redraw()
     heading = [w.HTML(f"<strong>{html.escape(title)}</strong>")] if title else []
-    explorer = LiveExplorer(children=[*heading, w.HBox(list(sliders.values())), output])
+    explorer.children = [*heading, w.HBox(list(sliders.values())), output]
     axes = " × ".join(f"{k} ({len(v)})" for k, v in controls.items())
     explorer.summary = f"LiveExplorer({title or 'explorer'}: {axes}; runs in a live kernel)"
     return explorer

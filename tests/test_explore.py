@@ -43,6 +43,23 @@ def test_static_explorer_grid_links_and_alt_text():
     assert isinstance(sliders[0], w.Dropdown) and isinstance(sliders[1], w.SelectionSlider)
 
 
+def test_explorer_outputs_carry_the_starting_frame_for_readers_without_widgets():
+    import base64
+
+    ex = explore.static_explorer(_draw, {"activation": ["sigmoid", "relu"], "depth": [2, 4, 8]},
+                                 initial={"activation": "relu", "depth": 4})
+    data, metadata = ex._repr_mimebundle_()
+    assert data["text/plain"] == repr(ex) and "application/vnd.jupyter.widget-view+json" in data  # widgets first
+    shown = [c.value for s in _stacks(ex)[1:] for c in s.children][1 * 3 + 1]  # relu, depth 4
+    assert base64.b64encode(explore.figure_to_png(_draw("relu", 4))).decode() == data["image/png"]
+    assert data["image/png"] in shown and metadata == {"image/png": {"alt": "line for relu at depth 4"}}
+
+    live = explore.live_explorer(_draw, {"depth": [2, 3]})
+    live.children[0].children[0].index = 1  # the reader moves the control: the fallback follows
+    data, metadata = live._repr_mimebundle_()
+    assert metadata["image/png"]["alt"] == "line for relu at depth 3" and data["image/png"] in live.children[1].value
+
+
 def test_frames_are_deterministic_png():
     a = explore.figure_to_png(_draw())
     b = explore.figure_to_png(_draw())
