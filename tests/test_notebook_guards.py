@@ -187,7 +187,9 @@ def is_figure_plumbing(cell) -> bool:
     """A code cell that draws a figure, prints nothing, and is mostly matplotlib calls (8+ lines)."""
     if cell.cell_type != "code":
         return False
-    outputs = cell.get("outputs", [])
+    # an explorer's output carries a PNG too (its starting frame, for readers without widgets): not a figure cell
+    widget = "application/vnd.jupyter.widget-view+json"
+    outputs = [o for o in cell.get("outputs", []) if widget not in o.get("data", {})]
     draws = any("image/png" in o.get("data", {}) for o in outputs)
     prints = any(o.get("output_type") == "stream" or
                  ("text/plain" in o.get("data", {}) and "image/png" not in o.get("data", {})) for o in outputs)
